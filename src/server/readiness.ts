@@ -35,7 +35,7 @@ export class Readiness {
   }
 
   get ready(): boolean {
-    if (this.#shuttingDown || this.#checks.size === 0) return false;
+    if (this.#shuttingDown) return false;
     for (const c of this.#checks.values()) if (!c.ready) return false;
     return true;
   }
