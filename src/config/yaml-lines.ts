@@ -1,0 +1,102 @@
+/**
+ * Where each key path of a YAML document starts, so a config error can say `fluxgate.yaml:12` and not only
+ * `listen.admission`. Built from js-yaml's event stream, which carries source offsets; js-yaml's `load` does not.
+ */
+import { parseEvents, getScalarValue } from "js-yaml";
+import type { Event } from "js-yaml";
+
+const DOCUMENT = 1;
+const SEQUENCE = 2;
+const MAPPING = 3;
+const SCALAR = 4;
+const ALIAS = 5;
+const POP = 6;
+
+type Frame = { kind: "map"; path: string; key: string | undefined } | { kind: "seq"; path: string; index: number };
+
+/** Joins a path the way config errors print it: `a.b[2].c`. */
+export function formatPath(segments: ReadonlyArray<PropertyKey>): string {
+  let out = "";
+  for (const s of segments) {
+    if (typeof s === "number") out += `[${s}]`;
+    else out += out === "" ? String(s) : `.${String(s)}`;
+  }
+  return out;
+}
+
+/**
+ * Maps every key path of the first document to its 1-based line (the key's line for mapping values, the item's
+ * line for sequence items). Returns an empty map for text js-yaml cannot parse; the loader reports that error.
+ * @example yamlLines("a:\n  b: 1\n").get("a.b") // 2
+ */
+export function yamlLines(source: string): Map<string, number> {
+  const lines = new Map<string, number>();
+  let events: Event[];
+  try {
+    events = parseEvents(source, {});
+  } catch {
+    return lines;
+  }
+  const lineStarts = [0];
+  for (let i = 0; i < source.length; i++) if (source.charCodeAt(i) === 10) lineStarts.push(i + 1);
+  const lineOf = (offset: number): number => {
+    let lo = 0;
+    let hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((lineStarts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+
+  const stack: Frame[] = [];
+  let documents = 0;
+  // Called for each node: returns the node's own path and records its line when it is a value, not a key.
+  const enterNode = (offset: number, isScalar: boolean, scalarText?: string): string | undefined => {
+    const top = stack[stack.length - 1];
+    if (top === undefined) return "";
+    if (top.kind === "seq") {
+      const path = `${top.path}[${top.index}]`;
+      top.index++;
+      if (offset >= 0 && !lines.has(path)) lines.set(path, lineOf(offset));
+      return path;
+    }
+    if (top.key === undefined) {
+      // A mapping key: its text becomes the key of the next value. Complex keys are not config-shaped; skip them.
+      top.key = isScalar ? (scalarText ?? "") : "";
+      const path = top.path === "" ? top.key : `${top.path}.${top.key}`;
+      if (offset >= 0 && !lines.has(path)) lines.set(path, lineOf(offset));
+      return undefined;
+    }
+    const path = top.path === "" ? top.key : `${top.path}.${top.key}`;
+    top.key = undefined;
+    return path;
+  };
+
+  for (const ev of events) {
+    switch (ev.type) {
+      case DOCUMENT:
+        documents++;
+        break;
+      case MAPPING:
+      case SEQUENCE: {
+        if (documents > 1) return lines;
+        const path = enterNode(ev.start, false) ?? "";
+        stack.push(ev.type === MAPPING ? { kind: "map", path, key: undefined } : { kind: "seq", path, index: 0 });
+        break;
+      }
+      case SCALAR:
+        if (documents > 1) return lines;
+        enterNode(ev.valueStart, true, getScalarValue(source, ev));
+        break;
+      case ALIAS:
+        enterNode(ev.anchorStart, false);
+        break;
+      case POP:
+        stack.pop();
+        break;
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,133 @@
+/**
+ * What every request goes through before and after its route, on every listener: a request id, the body-size
+ * limit (413 before the body is read when Content-Length says so), the request timeout (503), error mapping, an
+ * access log line, a latency histogram, and the in-flight count that graceful shutdown waits on.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { Histogram } from "prom-client";
+import type { Registry } from "prom-client";
+import { RequestError } from "../errors.ts";
+import { errorResponse } from "./error-response.ts";
+
+export type Fetch = (request: Request) => Response | Promise<Response>;
+
+export type PipelineLimits = {
+  /** Largest body in bytes; read per request so a config reload applies at once. */
+  bodyLimit(): number;
+  /** Longest a request may take, in ms. */
+  requestTimeoutMs(): number;
+};
+
+export const REQUEST_ID_HEADER = "x-request-id";
+
+const ids = new WeakMap<Request, string>();
+
+/** The id the pipeline gave this request (for routes and error handlers that log). */
+export function requestIdOf(request: Request): string {
+  return ids.get(request) ?? "unknown";
+}
+
+/** Request ids we accept from a caller: short and printable, so they are safe in logs and headers. */
+const CALLER_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export type RequestPipeline = {
+  wrap(listener: string, fetch: Fetch): Fetch;
+  /** Requests currently being handled, on every listener. */
+  inFlight(): number;
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void>;
+};
+
+/** One pipeline per process; `wrap` each listener's app with it. */
+export function createRequestPipeline(log: Logger, registry: Registry, limits: PipelineLimits): RequestPipeline {
+  const duration = new Histogram({
+    name: "fluxgate_http_request_duration_seconds",
+    help: "Time to answer an HTTP request, by listener, method and status code.",
+    labelNames: ["listener", "method", "code"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  let inFlight = 0;
+  let waiters: Array<() => void> = [];
+  const done = () => {
+    inFlight--;
+    if (inFlight === 0) {
+      for (const w of waiters) w();
+      waiters = [];
+    }
+  };
+
+  const wrap = (listener: string, fetch: Fetch): Fetch => async (request) => {
+    const started = performance.now();
+    const given = request.headers.get(REQUEST_ID_HEADER);
+    const requestId = given !== null && CALLER_ID.test(given) ? given : randomUUID();
+    ids.set(request, requestId);
+    inFlight++;
+    let response: Response;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const length = request.headers.get("content-length");
+      const limit = limits.bodyLimit();
+      if (length !== null && Number(length) > limit) {
+        throw new RequestError(413, "RequestEntityTooLarge", `request body is ${length} bytes; the limit is ${limit} bytes`);
+      }
+      const timeoutMs = limits.requestTimeoutMs();
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new RequestError(503, "Timeout", `request took longer than ${timeoutMs} ms`, { headers: { "retry-after": "1" } })), timeoutMs);
+      });
+      response = await Promise.race([Promise.resolve(fetch(request)), timeout]);
+    } catch (e) {
+      response = errorResponse(e, requestId, log);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      done();
+    }
+    if (!response.headers.has(REQUEST_ID_HEADER)) {
+      try {
+        response.headers.set(REQUEST_ID_HEADER, requestId);
+      } catch {
+        // Immutable headers (a Response.redirect, a fetched response): the id is still in the log line.
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    duration.observe({ listener, method: request.method, code: String(response.status) }, seconds);
+    log.debug({ listener, requestId, method: request.method, path: new URL(request.url).pathname, status: response.status, ms: Math.round(seconds * 1e4) / 10 }, "request");
+    return response;
+  };
+
+  return {
+    wrap,
+    inFlight: () => inFlight,
+    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise((r) => waiters.push(r))),
+  };
+}
+
+/**
+ * Reads a body as bytes, never more than `limit` (413 past it), whatever Content-Length claims: HMAC routes verify
+ * these exact bytes.
+ * @example const bytes = await readBody(request, 3 * 1024 * 1024)
+ */
+export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new RequestError(413, "RequestEntityTooLarge", `request body is over the limit of ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}

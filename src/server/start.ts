@@ -1,0 +1,229 @@
+/**
+ * Starts the listeners of the roles a process runs, wires readiness, metrics, certificate reload and config
+ * reload, and shuts it all down gracefully. The `serve` command is this plus signal handling.
+ */
+import { isAbsolute, join } from "node:path";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { ensureCerts } from "../../certs/store.ts";
+import type { Config } from "../config/schema.ts";
+import type { BusConnection } from "../events/nats-connection.ts";
+import { createMetrics } from "../observability/metrics.ts";
+import { baseApp, healthApp, identityRoute, metricsApp } from "./app.ts";
+import { listen } from "./listen.ts";
+import type { Listener, TlsPair } from "./listen.ts";
+import { Readiness } from "./readiness.ts";
+import { createRequestPipeline } from "./request-pipeline.ts";
+import type { Fetch, RequestPipeline } from "./request-pipeline.ts";
+import { openTlsSource } from "./tls-source.ts";
+import type { TlsSource } from "./tls-source.ts";
+
+export type ListenerName = "admission" | "receiver" | "metrics" | "health";
+
+/** Routes a later role adds to a listener (the admission review, the webhook receiver). */
+export type RouteSet = Partial<Record<"admission" | "receiver", { fetch: Fetch }>>;
+
+export type StartOptions = {
+  log: Logger;
+  /** Resolves relative paths in the config (tls.dir); the config file's folder or the working directory. */
+  baseDir: string;
+  routes?: RouteSet;
+  /** Injected for tests; a fresh registry otherwise. */
+  registry?: Registry;
+};
+
+export type RunningServer = {
+  listeners: Partial<Record<ListenerName, Listener>>;
+  readiness: Readiness;
+  registry: Registry;
+  pipeline: RequestPipeline;
+  /** The serving certificate source, when a TLS listener runs. */
+  tls?: TlsSource;
+  /** Applies a reloaded config: what can change live does; the rest is logged as needing a restart. */
+  reconfigure(next: Config): void;
+  /** Renews the generated certificate if it is due (also runs on a timer). */
+  renewCertificates(): Promise<void>;
+  /** Not ready at once, then stop accepting and let in-flight requests finish (force-closed after the timeout). */
+  shutdown(): Promise<void>;
+};
+
+const CERT_RENEWAL_CHECK_MS = 60 * 60 * 1000;
+
+/**
+ * Starts everything the configured roles need.
+ * @example const server = await startServer(defaultConfig(), { log, baseDir: process.cwd() })
+ */
+export async function startServer(initial: Config, options: StartOptions): Promise<RunningServer> {
+  const { log } = options;
+  let config = initial;
+  const registry = options.registry ?? createMetrics().registry;
+  const readiness = new Readiness();
+  const pipeline = createRequestPipeline(log, registry, {
+    bodyLimit: () => config.http.bodyLimit,
+    requestTimeoutMs: () => config.http.requestTimeout,
+  });
+  const roles = new Set(config.roles);
+  const listeners: Partial<Record<ListenerName, Listener>> = {};
+  const closers: Array<() => void | Promise<void>> = [];
+  const abort = new AbortController();
+  const serveOn = async (name: ListenerName, fetch: Fetch, tls?: TlsPair): Promise<Listener> => {
+    const addr = config.listen[name];
+    const l = await listen({
+      name,
+      host: addr.host,
+      port: addr.port,
+      fetch: pipeline.wrap(name, fetch),
+      ...(tls === undefined ? {} : { tls }),
+      // Leave room above the configured limit so our own 413 with a reason answers first.
+      maxRequestBodySize: config.http.bodyLimit + 64 * 1024,
+      idleTimeoutMs: 65_000,
+    });
+    listeners[name] = l;
+    log.info({ listener: name, url: l.url, tls: l.secure }, "listening");
+    return l;
+  };
+
+  // Health and metrics first, so a probe sees "not ready" (and why) while the rest starts.
+  await serveOn("health", healthApp(readiness, log).fetch);
+  await serveOn("metrics", metricsApp(registry, log).fetch);
+
+  // Serving certificate: given files, or a self-signed pair generated (and renewed) under tls.dir.
+  const tlsListeners: ListenerName[] = [];
+  if (roles.has("admission")) tlsListeners.push("admission");
+  if (roles.has("receiver") && config.tls.receiver) tlsListeners.push("receiver");
+  let tls: TlsSource | undefined;
+  let renewCertificates = async () => {};
+  if (tlsListeners.length > 0) {
+    readiness.register("tls", "no serving certificate loaded yet");
+    let certFile = config.tls.certFile;
+    let keyFile = config.tls.keyFile;
+    if (certFile === undefined || keyFile === undefined) {
+      const dir = isAbsolute(config.tls.dir) ? config.tls.dir : join(options.baseDir, config.tls.dir);
+      const ensure = async () => {
+        const r = await ensureCerts(dir, {
+          service: config.tls.service,
+          namespace: config.tls.namespace,
+          extraDnsNames: config.tls.dnsNames,
+          extraIps: config.tls.ipAddresses,
+        });
+        if (r.issued !== "none") log.info({ dir, issued: r.issued, notAfter: r.notAfter.toISOString() }, "issued self-signed serving certificate");
+        return r;
+      };
+      const r = await ensure();
+      certFile = r.certFile;
+      keyFile = r.keyFile;
+      renewCertificates = async () => {
+        await ensure();
+        await tls?.check();
+      };
+      const timer = setInterval(() => void renewCertificates().catch((e) => log.error({ err: e }, "certificate renewal failed")), CERT_RENEWAL_CHECK_MS);
+      timer.unref?.();
+      closers.push(() => clearInterval(timer));
+    }
+    tls = await openTlsSource({
+      certFile,
+      keyFile,
+      intervalMs: config.tls.reloadInterval,
+      log,
+      registry,
+      onChange: async (pair) => {
+        await Promise.all(tlsListeners.map((n) => listeners[n]?.setTls(pair)));
+      },
+    });
+    closers.push(() => tls?.close());
+  }
+
+  // Bus: NATS when configured, else the in-process bus of the embedded mode, which is always connected.
+  let bus: BusConnection | undefined;
+  if (roles.has("receiver") || roles.has("worker")) {
+    const url = config.bus.url;
+    if (url === undefined) {
+      readiness.set("bus", true, "in-process bus");
+    } else {
+      readiness.register("bus", "connecting to NATS");
+      // Loaded only when NATS is configured: the embedded mode never pays for the client.
+      const { connectBus } = await import("../events/nats-connection.ts");
+      bus = await connectBus({
+        servers: url,
+        name: config.bus.name,
+        onStatus: (connected, reason) => {
+          readiness.set("bus", connected, reason);
+          if (connected) log.info({ reason }, "bus connected");
+          else log.warn({ reason }, "bus not connected");
+        },
+      });
+      closers.push(() => bus?.close());
+    }
+  }
+
+  const startTlsListeners = async () => {
+    if (tls === undefined) return;
+    const pair = await tls.ready(abort.signal);
+    for (const name of tlsListeners) {
+      const routes = options.routes?.[name as "admission" | "receiver"];
+      await serveOn(name, routes?.fetch ?? baseApp(name, log).use(identityRoute(name)).fetch, pair);
+    }
+    readiness.set("tls", true, "serving certificate loaded");
+  };
+  // The admission listener waits for a valid certificate (a Secret volume can be mounted after start).
+  const tlsStarted = startTlsListeners().catch((e) => {
+    if (!abort.signal.aborted) {
+      readiness.set("tls", false, String((e as Error).message ?? e));
+      log.error({ err: e }, "TLS listeners could not start");
+    }
+  });
+  if (tls?.current() !== undefined) await tlsStarted;
+
+  if (roles.has("receiver") && !tlsListeners.includes("receiver")) {
+    await serveOn("receiver", options.routes?.receiver?.fetch ?? baseApp("receiver", log).use(identityRoute("receiver")).fetch);
+  }
+
+  const reconfigure = (next: Config) => {
+    const restartNeeded: string[] = [];
+    for (const key of ["roles", "listen", "tls", "bus"] as const) {
+      if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) restartNeeded.push(key);
+    }
+    if (next.log.level !== config.log.level) log.level = next.log.level;
+    config = next;
+    if (restartNeeded.length > 0) log.warn({ keys: restartNeeded }, "configuration reloaded; these settings apply after a restart");
+    else log.info("configuration reloaded");
+  };
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () => {
+    shuttingDown ??= (async () => {
+      readiness.shutdown();
+      abort.abort(new Error("shutting down"));
+      log.info({ inFlight: pipeline.inFlight(), timeoutMs: config.http.shutdownTimeout, delayMs: config.http.shutdownDelay }, "shutting down");
+      // Keep serving while load balancers and the apiserver notice we are not ready any more.
+      if (config.http.shutdownDelay > 0) await new Promise((r) => setTimeout(r, config.http.shutdownDelay));
+      const all = Object.values(listeners);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<"timeout">((r) => {
+        timer = setTimeout(() => r("timeout"), config.http.shutdownTimeout);
+      });
+      const drained = Promise.all(all.map((l) => l.close(false))).then(() => "drained" as const);
+      const result = await Promise.race([drained, timedOut]);
+      clearTimeout(timer);
+      if (result === "timeout") {
+        log.warn({ inFlight: pipeline.inFlight() }, "shutdown timeout: closing open connections");
+        await Promise.all(all.map((l) => l.close(true)));
+      }
+      await tlsStarted;
+      for (const c of closers.reverse()) await c();
+      log.info("stopped");
+    })();
+    return shuttingDown;
+  };
+
+  return {
+    listeners,
+    readiness,
+    registry,
+    pipeline,
+    ...(tls === undefined ? {} : { tls }),
+    reconfigure,
+    renewCertificates: () => renewCertificates(),
+    shutdown,
+  };
+}
