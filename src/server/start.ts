@@ -141,18 +141,32 @@ export async function startServer(initial: Config, options: StartOptions): Promi
       readiness.set("bus", true, "in-process bus");
     } else {
       readiness.register("bus", "connecting to NATS");
-      // Loaded only when NATS is configured: the embedded mode never pays for the client.
+      // Loaded only when NATS is configured: the embedded mode never pays for the client. Connecting runs in the
+      // background: the listeners start at once and /readyz says "bus" until NATS answers.
       const { connectBus } = await import("../events/nats-connection.ts");
-      bus = await connectBus({
+      const connecting = connectBus({
         servers: url,
         name: config.bus.name,
+        signal: abort.signal,
         onStatus: (connected, reason) => {
           readiness.set("bus", connected, reason);
           if (connected) log.info({ reason }, "bus connected");
           else log.warn({ reason }, "bus not connected");
         },
+      }).then(
+        (b) => {
+          bus = b;
+        },
+        (e: unknown) => {
+          if (abort.signal.aborted) return;
+          readiness.set("bus", false, (e as Error).message);
+          log.error({ err: e }, "cannot connect to NATS; not ready until restarted with a working bus configuration");
+        },
+      );
+      closers.push(async () => {
+        await connecting;
+        await bus?.close();
       });
-      closers.push(() => bus?.close());
     }
   }
 
