@@ -67,9 +67,9 @@ try {
     for (let i = 0; i < runs; i++) rs.push(await once(cmd, pre, config));
     const f = (k: "readyMs" | "rssMiB" | "stopMs", unit: string, digits = 0) => {
       const xs = rs.map((r) => r[k]);
-      return `${median(xs).toFixed(digits)} ${unit} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`.padEnd(18);
+      return `${median(xs).toFixed(digits)} ${unit} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`.padEnd(20);
     };
-    console.log(`${name.padEnd(8)} ${f("readyMs", "ms")}   ${f("rssMiB", "MiB", 1)}${f("stopMs", "ms")}`);
+    console.log(`${name.padEnd(8)} ${f("readyMs", "ms")}   ${f("rssMiB", "MiB", 1)}  ${f("stopMs", "ms")}`);
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
