@@ -66,6 +66,9 @@ export async function startServer(initial: Config, options: StartOptions): Promi
   const listeners: Partial<Record<ListenerName, Listener>> = {};
   const closers: Array<() => void | Promise<void>> = [];
   const abort = new AbortController();
+  // The runtime's own body cap, a backstop behind the pipeline's 413; fixed per listener, so a reload may raise
+  // http.bodyLimit up to it without a restart.
+  const bodyCeiling = Math.max(config.http.bodyLimit + 64 * 1024, 16 * 1024 * 1024);
   const serveOn = async (name: ListenerName, fetch: Fetch, tls?: TlsPair): Promise<Listener> => {
     const addr = config.listen[name];
     const l = await listen({
@@ -74,8 +77,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
       port: addr.port,
       fetch: pipeline.wrap(name, fetch),
       ...(tls === undefined ? {} : { tls }),
-      // Leave room above the configured limit so our own 413 with a reason answers first.
-      maxRequestBodySize: config.http.bodyLimit + 64 * 1024,
+      maxRequestBodySize: bodyCeiling,
       idleTimeoutMs: 65_000,
     });
     listeners[name] = l;
@@ -197,6 +199,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     for (const key of ["roles", "listen", "tls", "bus"] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) restartNeeded.push(key);
     }
+    if (next.http.bodyLimit > bodyCeiling) restartNeeded.push(`http.bodyLimit (above the listeners' cap of ${bodyCeiling} bytes)`);
     if (next.log.level !== config.log.level) log.level = next.log.level;
     config = next;
     if (restartNeeded.length > 0) log.warn({ keys: restartNeeded }, "configuration reloaded; these settings apply after a restart");
