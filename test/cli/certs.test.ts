@@ -52,21 +52,6 @@ async function expectedText(dir: string, headline: string, footer: string[] = []
 }
 
 describe("fluxgate certs: the verb", () => {
-  it("takes --dir, --service, --namespace, repeatable --dns and --ip, --output, --renew-before and --force", () => {
-    assert.equal(certsCommand.name, "certs");
-    assert.deepEqual(certsCommand.options, {
-      dir: { type: "string" },
-      service: { type: "string" },
-      namespace: { type: "string" },
-      dns: { type: "string", multiple: true },
-      ip: { type: "string", multiple: true },
-      output: { type: "string" },
-      "renew-before": { type: "string" },
-      force: { type: "boolean" },
-    });
-    assert.equal(certsCommand.positionals, undefined);
-  });
-
   it("shows in its help how to patch caBundle into the webhook configuration with kubectl", () => {
     assert.ok(certsCommand.help.startsWith("Usage: fluxgate certs [flags]\n"));
     assert.ok(

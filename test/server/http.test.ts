@@ -4,12 +4,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RequestError } from "../../src/errors.ts";
-import { parseConfig } from "../../src/config/load.ts";
 import { baseApp } from "../../src/server/app.ts";
 import { readBody } from "../../src/server/request-pipeline.ts";
 import { startServer } from "../../src/server/start.ts";
 import type { RunningServer } from "../../src/server/start.ts";
 import { httpsGet } from "../support/https-get.ts";
+import { localConfig } from "../support/local-config.ts";
 import { parsePrometheusText } from "../support/prometheus-text.ts";
 import { capturingLogger } from "../support/quiet-logger.ts";
 
@@ -24,20 +24,7 @@ describe("HTTP serving", () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "fluxgate-http-"));
-    const config = parseConfig(
-      [
-        "roles: [admission]",
-        "listen:",
-        '  admission: "127.0.0.1:0"',
-        '  metrics: "127.0.0.1:0"',
-        '  health: "127.0.0.1:0"',
-        "tls: {dir: certs}",
-        "http:",
-        "  bodyLimit: 64Ki",
-        "  requestTimeout: 300ms",
-      ].join("\n"),
-      join(dir, "fluxgate.yaml"),
-    );
+    const config = localConfig(dir, ["roles: [admission]", "tls: {dir: certs}", "http:", "  bodyLimit: 64Ki", "  requestTimeout: 300ms"]);
     const captured = capturingLogger("debug");
     lines = captured.lines;
     const log = captured.log;

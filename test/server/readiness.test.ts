@@ -3,14 +3,13 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseConfig } from "../../src/config/load.ts";
 import { Readiness } from "../../src/server/readiness.ts";
 import { startServer } from "../../src/server/start.ts";
+import { localConfig } from "../support/local-config.ts";
 import { startNats } from "../support/nats.ts";
 import { quietLogger } from "../support/quiet-logger.ts";
 import { until } from "../support/until.ts";
 
-const LOCAL = ['  admission: "127.0.0.1:0"', '  receiver: "127.0.0.1:0"', '  metrics: "127.0.0.1:0"', '  health: "127.0.0.1:0"'];
 
 describe("readiness", () => {
   it("is ready only while every registered check is, and never once shutting down", () => {
@@ -32,7 +31,7 @@ describe("readiness", () => {
 
   it("in the embedded mode: every role, the in-process bus and the generated certificate make it ready", async () => {
     const dir = await mkdtemp(join(tmpdir(), "fluxgate-ready-"));
-    const config = parseConfig(["listen:", ...LOCAL, "tls: {dir: certs}"].join("\n"), join(dir, "fluxgate.yaml"));
+    const config = localConfig(dir, ["tls: {dir: certs}"]);
     const server = await startServer(config, { log: quietLogger(), baseDir: dir });
     try {
       const health = server.listeners.health?.url ?? "";
@@ -50,7 +49,7 @@ describe("readiness", () => {
     const nats = await startNats();
     await nats.halt(); // the port is known but nothing answers yet
     const dir = await mkdtemp(join(tmpdir(), "fluxgate-ready-"));
-    const config = parseConfig(["roles: [receiver, worker]", "listen:", ...LOCAL, "bus:", `  url: ${nats.url}`].join("\n"), join(dir, "fluxgate.yaml"));
+    const config = localConfig(dir, ["roles: [receiver, worker]", "bus:", `  url: ${nats.url}`]);
     const server = await startServer(config, { log: quietLogger(), baseDir: dir });
     const readyz = async () => {
       const r = await fetch(`${server.listeners.health?.url ?? ""}/readyz`);
@@ -83,7 +82,7 @@ describe("readiness", () => {
     const nats = await startNats();
     await nats.halt();
     const dir = await mkdtemp(join(tmpdir(), "fluxgate-ready-"));
-    const config = parseConfig(["roles: [worker]", "listen:", ...LOCAL, "bus:", `  url: ${nats.url}`].join("\n"), join(dir, "fluxgate.yaml"));
+    const config = localConfig(dir, ["roles: [worker]", "bus:", `  url: ${nats.url}`]);
     const server = await startServer(config, { log: quietLogger(), baseDir: dir });
     try {
       const started = Date.now();

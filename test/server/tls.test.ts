@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureCerts } from "../../certs/store.ts";
 import { describeCert, servingDnsNames } from "../../certs/issue.ts";
-import { parseConfig } from "../../src/config/load.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { baseApp } from "../../src/server/app.ts";
 import { startServer } from "../../src/server/start.ts";
 import type { RunningServer } from "../../src/server/start.ts";
 import { httpsGet } from "../support/https-get.ts";
+import { localConfig } from "../support/local-config.ts";
 import { quietLogger as quiet } from "../support/quiet-logger.ts";
 import { until } from "../support/until.ts";
 
@@ -36,10 +36,7 @@ describe("admission listener TLS", () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "fluxgate-tls-"));
-    const config = parseConfig(
-      ["roles: [admission]", "listen:", '  admission: "127.0.0.1:0"', '  metrics: "127.0.0.1:0"', '  health: "127.0.0.1:0"', "tls:", "  dir: certs", "  reloadInterval: 200ms"].join("\n"),
-      join(dir, "fluxgate.yaml"),
-    );
+    const config = localConfig(dir, ["roles: [admission]", "tls:", "  dir: certs", "  reloadInterval: 200ms"]);
     const log = quiet();
     server = await startServer(config, { log, baseDir: dir, routes: slowRoutes(log) });
     port = server.listeners.admission?.port ?? 0;
@@ -110,20 +107,7 @@ describe("admission listener with mounted certificate files", () => {
   it("waits, not ready, until the files appear, then serves them", async () => {
     const dir = await mkdtemp(join(tmpdir(), "fluxgate-tls-mount-"));
     const mount = join(dir, "mount");
-    const config = parseConfig(
-      [
-        "roles: [admission]",
-        "listen:",
-        '  admission: "127.0.0.1:0"',
-        '  metrics: "127.0.0.1:0"',
-        '  health: "127.0.0.1:0"',
-        "tls:",
-        `  certFile: ${join(mount, "tls.crt")}`,
-        `  keyFile: ${join(mount, "tls.key")}`,
-        "  reloadInterval: 100ms",
-      ].join("\n"),
-      join(dir, "fluxgate.yaml"),
-    );
+    const config = localConfig(dir, ["roles: [admission]", "tls:", `  certFile: ${join(mount, "tls.crt")}`, `  keyFile: ${join(mount, "tls.key")}`, "  reloadInterval: 100ms"]);
     const log = quiet();
     const server = await startServer(config, { log, baseDir: dir, routes: slowRoutes(log) });
     const admissionPort = () => server.listeners.admission?.port;
