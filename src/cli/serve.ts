@@ -107,7 +107,13 @@ export async function runServe(args: ParsedArgs, io: Io, hooks: ServeHooks = {})
   const rt = runtime();
   log.info({ version: VERSION, revision: REVISION, runtime: rt.name, runtimeVersion: rt.version, config: file ?? "(embedded defaults)", roles: config.roles }, "starting fluxgate");
 
-  const server = await startServer(config, { log, baseDir: file === undefined ? io.cwd : dirname(file), ...(hooks.routes === undefined ? {} : { routes: hooks.routes }) });
+  const server = await startServer(config, {
+    log,
+    baseDir: file === undefined ? io.cwd : dirname(file),
+    env: io.env,
+    ...(file === undefined ? {} : { configFile: file }),
+    ...(hooks.routes === undefined ? {} : { routes: hooks.routes }),
+  });
   const configWatch =
     file === undefined
       ? undefined

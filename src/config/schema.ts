@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { parseQuantity } from "./quantity.ts";
+import { receiverConfig } from "../webhooks/receiver-config.ts";
 
 export const ROLES = ["admission", "receiver", "worker"] as const;
 export type Role = (typeof ROLES)[number];
@@ -116,6 +117,11 @@ export const configSchema = z.strictObject({
   http: httpSchema.prefault({}),
   log: logSchema.prefault({}),
   bus: busSchema.prefault({}),
+  /** Webhook receivers served on the receiver listener (more come from the cluster's Flux `Receiver` objects). */
+  receivers: z
+    .array(receiverConfig)
+    .default([])
+    .refine((rs) => new Set(rs.map((r) => `${r.namespace}/${r.name}`)).size === rs.length, { message: "two receivers have the same namespace and name" }),
 });
 
 /** The parsed configuration: durations in ms, sizes in bytes, addresses split. */

@@ -44,15 +44,19 @@ export const changeEvent = z
     deliveryId: z.string().min(1).optional(),
     /** The provider's own event name: `push`, `Tag Push Hook`, `PUSH_ARTIFACT`, … */
     eventType: z.string().min(1),
-    kind: z.enum(["git", "oci", "helm"]),
+    /**
+     * `git`: a ref moved; `oci`/`helm`: an image or chart was pushed; `generic`: the delivery says nothing about a
+     * source (Flux `generic` receivers), so it concerns every resource of its receiver.
+     */
+    kind: z.enum(["git", "oci", "helm", "generic"]),
     git: gitChange.optional(),
     image: imageChange.optional(),
     /** The ref or tag was deleted. */
     deleted: z.boolean(),
     receivedAt: z.iso.datetime(),
   })
-  .refine((e) => (e.kind === "git") === (e.git !== undefined) && (e.kind === "git") === (e.image === undefined), {
-    message: "a git event carries `git` and no `image`; an oci/helm event carries `image` and no `git`",
+  .refine((e) => (e.kind === "git") === (e.git !== undefined) && (e.kind === "oci" || e.kind === "helm") === (e.image !== undefined), {
+    message: "a git event carries `git` and no `image`; an oci/helm event carries `image` and no `git`; a generic event neither",
   });
 
 export type ChangeEvent = z.output<typeof changeEvent>;
@@ -62,4 +66,5 @@ export type ImageChange = z.output<typeof imageChange>;
 /** What a provider extracts from a delivery; the receiver adds id, provider, receiver and receivedAt. */
 export type ChangeDraft =
   | { kind: "git"; git: GitChange; deleted: boolean }
-  | { kind: "oci" | "helm"; image: ImageChange; deleted: boolean };
+  | { kind: "oci" | "helm"; image: ImageChange; deleted: boolean }
+  | { kind: "generic"; deleted: false };

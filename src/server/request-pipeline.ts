@@ -83,13 +83,13 @@ export function createRequestPipeline(log: Logger, registry: Registry, limits: P
       if (timer !== undefined) clearTimeout(timer);
       done();
     }
-    if (!response.headers.has(REQUEST_ID_HEADER)) {
-      try {
-        response.headers.set(REQUEST_ID_HEADER, requestId);
-      } catch {
-        // Immutable headers (a Response.redirect, a fetched response): the id is still in the log line.
-      }
+    if (request.body !== null && !request.bodyUsed) {
+      // Answered without reading the body (413, 404, 401 …): discard the rest, so the runtime does not keep the
+      // request open (Bun's graceful stop waits on it), and close the connection rather than drain a huge upload.
+      await request.body.cancel().catch(() => {});
+      if (response.status === 413) setHeader(response, "connection", "close");
     }
+    if (!response.headers.has(REQUEST_ID_HEADER)) setHeader(response, REQUEST_ID_HEADER, requestId);
     const seconds = (performance.now() - started) / 1000;
     duration.observe({ listener, method: request.method, code: String(response.status) }, seconds);
     log.debug({ listener, requestId, method: request.method, path: new URL(request.url).pathname, status: response.status, ms: Math.round(seconds * 1e4) / 10 }, "request");
@@ -101,6 +101,14 @@ export function createRequestPipeline(log: Logger, registry: Registry, limits: P
     inFlight: () => inFlight,
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise((r) => waiters.push(r))),
   };
+}
+
+function setHeader(response: Response, name: string, value: string): void {
+  try {
+    response.headers.set(name, value);
+  } catch {
+    // Immutable headers (a Response.redirect, a fetched response): the request id is still in the log line.
+  }
 }
 
 /**

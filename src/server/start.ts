@@ -7,7 +7,12 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ensureCerts } from "../../certs/store.ts";
 import type { Config } from "../config/schema.ts";
+import type { Bus } from "../events/bus.ts";
+import { createMemoryBus } from "../events/memory-bus.ts";
 import type { BusConnection } from "../events/nats-connection.ts";
+import { buildReceiverIndex } from "../webhooks/receiver-index.ts";
+import type { ReceiverIndex } from "../webhooks/receiver-index.ts";
+import { receiverApp } from "../webhooks/receiver-route.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import { baseApp, healthApp, identityRoute, metricsApp } from "./app.ts";
 import { listen } from "./listen.ts";
@@ -30,12 +35,20 @@ export type StartOptions = {
   routes?: RouteSet;
   /** Injected for tests; a fresh registry otherwise. */
   registry?: Registry;
+  /** The configuration file, for messages about receivers' secrets. */
+  configFile?: string;
+  /** Environment for receivers' `secret.env`; the process's by default. */
+  env?: Record<string, string | undefined>;
+  /** Clock for event timestamps (tests). */
+  now?: () => Date;
 };
 
 export type RunningServer = {
   listeners: Partial<Record<ListenerName, Listener>>;
   readiness: Readiness;
   registry: Registry;
+  /** The bus the receiver publishes to (in-process, or JetStream once connected). */
+  bus(): Bus | undefined;
   pipeline: RequestPipeline;
   /** The serving certificate source, when a TLS listener runs. */
   tls?: TlsSource;
@@ -135,49 +148,68 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     closers.push(() => tls?.close());
   }
 
-  // Bus: NATS when configured, else the in-process bus of the embedded mode, which is always connected.
-  let bus: BusConnection | undefined;
+  // Bus: NATS JetStream when configured, else the in-process bus of the embedded mode, which is always there.
+  let bus: Bus | undefined;
   if (roles.has("receiver") || roles.has("worker")) {
     const url = config.bus.url;
     if (url === undefined) {
+      bus = createMemoryBus();
       readiness.set("bus", true, "in-process bus");
     } else {
       readiness.register("bus", "connecting to NATS");
       // Loaded only when NATS is configured: the embedded mode never pays for the client. Connecting runs in the
-      // background: the listeners start at once and /readyz says "bus" until NATS answers.
+      // background: the listeners start at once, /readyz says "bus" and the receiver answers 503 until NATS answers.
       const { connectBus } = await import("../events/nats-connection.ts");
+      const { createJetStreamBus, ensureStreams } = await import("../events/jetstream-bus.ts");
+      let connection: BusConnection | undefined;
+      let streamsReady = false;
       const connecting = connectBus({
         servers: url,
         name: config.bus.name,
         signal: abort.signal,
         onStatus: (connected, reason) => {
-          readiness.set("bus", connected, reason);
+          readiness.set("bus", connected && streamsReady, connected && !streamsReady ? "connected; creating streams" : reason);
           if (connected) log.info({ reason }, "bus connected");
           else log.warn({ reason }, "bus not connected");
         },
       }).then(
-        (b) => {
-          bus = b;
+        async (c) => {
+          connection = c;
+          await ensureStreams(c.nc);
+          streamsReady = true;
+          bus = createJetStreamBus(c.nc, { connected: () => c.connected() });
+          readiness.set("bus", c.connected(), "connected; streams ready");
         },
         (e: unknown) => {
           if (abort.signal.aborted) return;
           readiness.set("bus", false, (e as Error).message);
           log.error({ err: e }, "cannot connect to NATS; not ready until restarted with a working bus configuration");
         },
-      );
+      ).catch((e: unknown) => {
+        readiness.set("bus", false, `JetStream streams could not be created: ${(e as Error).message}`);
+        log.error({ err: e }, "JetStream streams could not be created (is JetStream enabled on the server?)");
+      });
       closers.push(async () => {
         await connecting;
-        await bus?.close();
+        await connection?.close();
       });
     }
   }
+
+  // Receivers: from the configuration now, from the cluster's Flux Receiver objects once the kube layer watches them.
+  let receivers: ReceiverIndex = { byPath: new Map(), all: [] };
+  const buildReceivers = (c: Config) => buildReceiverIndex(c.receivers, { file: options.configFile ?? "(embedded defaults)", env: options.env ?? process.env, baseDir: options.baseDir });
+  if (roles.has("receiver")) receivers = await buildReceivers(config);
+  const receiverRoutes = () =>
+    options.routes?.receiver?.fetch ??
+    receiverApp({ log, registry, bus: () => bus, receivers: () => receivers, bodyLimit: () => config.http.bodyLimit, ...(options.now === undefined ? {} : { now: options.now }) }).use(identityRoute("receiver")).fetch;
 
   const startTlsListeners = async () => {
     if (tls === undefined) return;
     const pair = await tls.ready(abort.signal);
     for (const name of tlsListeners) {
-      const routes = options.routes?.[name as "admission" | "receiver"];
-      await serveOn(name, routes?.fetch ?? baseApp(name, log).use(identityRoute(name)).fetch, pair);
+      const fetch = name === "receiver" ? receiverRoutes() : (options.routes?.admission?.fetch ?? baseApp(name, log).use(identityRoute(name)).fetch);
+      await serveOn(name, fetch, pair);
     }
     readiness.set("tls", true, "serving certificate loaded");
   };
@@ -191,7 +223,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
   if (tls?.current() !== undefined) await tlsStarted;
 
   if (roles.has("receiver") && !tlsListeners.includes("receiver")) {
-    await serveOn("receiver", options.routes?.receiver?.fetch ?? baseApp("receiver", log).use(identityRoute("receiver")).fetch);
+    await serveOn("receiver", receiverRoutes());
   }
 
   const reconfigure = (next: Config) => {
@@ -201,6 +233,15 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     }
     if (next.http.bodyLimit > bodyCeiling) restartNeeded.push(`http.bodyLimit (above the listeners' cap of ${bodyCeiling} bytes)`);
     if (next.log.level !== config.log.level) log.level = next.log.level;
+    if (roles.has("receiver") && JSON.stringify(next.receivers) !== JSON.stringify(config.receivers)) {
+      buildReceivers(next).then(
+        (index) => {
+          receivers = index;
+          log.info({ receivers: index.all.map((r) => `${r.namespace}/${r.name}`) }, "receivers reloaded");
+        },
+        (e: unknown) => log.error({ err: e }, "receivers not reloaded; keeping the previous ones"),
+      );
+    }
     config = next;
     if (restartNeeded.length > 0) log.warn({ keys: restartNeeded }, "configuration reloaded; these settings apply after a restart");
     else log.info("configuration reloaded");
@@ -241,6 +282,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     ...(tls === undefined ? {} : { tls }),
     reconfigure,
     renewCertificates: () => renewCertificates(),
+    bus: () => bus,
     shutdown,
   };
 }

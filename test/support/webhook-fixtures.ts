@@ -7,7 +7,7 @@ import type { Delivery } from "../../src/webhooks/provider.ts";
 export const WEBHOOK_FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "webhooks");
 
 /** The exact bytes of a fixture file, e.g. `fixture("github/push-payload.json")`. */
-export function fixture(path: string): Uint8Array {
+export function fixture(path: string): Uint8Array<ArrayBuffer> {
   return new Uint8Array(readFileSync(join(WEBHOOK_FIXTURES, path)));
 }
 
@@ -27,7 +27,7 @@ export function delivery(headers: Record<string, string>, body: Uint8Array | str
 }
 
 /** The same bytes with one bit flipped at `index` (default: the middle). */
-export function flipByte(body: Uint8Array, index = Math.floor(body.length / 2)): Uint8Array {
+export function flipByte(body: Uint8Array, index = Math.floor(body.length / 2)): Uint8Array<ArrayBuffer> {
   const copy = new Uint8Array(body);
   copy[index] = (copy[index] ?? 0) ^ 0x01;
   return copy;

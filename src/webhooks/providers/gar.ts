@@ -1,0 +1,107 @@
+/**
+ * Google Artifact Registry (and Container Registry) notifications through a Pub/Sub push subscription: the body is
+ * the push envelope, `message.data` the base64 of `{action: INSERT|DELETE, digest?, tag?}` with full references,
+ * `message.messageId` the delivery id (Pub/Sub is at-least-once).
+ *
+ * Authentication: `Authorization: Bearer <Google-signed OIDC ID token>` (push authentication on the subscription),
+ * verified without network access against keys in the receiver's secret: `jwks` (a JSON Web Key Set, e.g. a copy of
+ * https://www.googleapis.com/oauth2/v3/certs; Google rotates those keys, so the copy must be kept current),
+ * `audience` (the subscription's audience) and `email` (its service account) — all required, as Flux 1.9 made
+ * `audience` and `email` mandatory (CVE-2026-40109). Checked: RS256 signature, `iss` Google, `aud`, `exp`/`nbf`/`iat`
+ * against the receiver's clock with a minute of skew, `email` and `email_verified`.
+ */
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet } from "jose";
+import { z } from "zod";
+import { RequestError } from "../../errors.ts";
+import { imageDraft, splitImageReference } from "../image-change.ts";
+import { jsonBody, payload } from "../payload.ts";
+import type { AuthResult, Classified, Delivery, Provider, ReceiverSecret } from "../provider.ts";
+
+/** Issuers Google writes into ID tokens (both forms are in use). */
+const GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"];
+/** Clock skew tolerated on `exp`/`nbf`/`iat`, in seconds. */
+const CLOCK_SKEW_S = 60;
+
+const pushEnvelope = z.object({
+  message: z.object({
+    data: z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, "is not base64"),
+    messageId: z.string().min(1).optional(),
+    message_id: z.string().min(1).optional(),
+  }),
+});
+const notification = z.object({
+  action: z.string().min(1),
+  digest: z.string().min(1).optional(),
+  tag: z.string().min(1).optional(),
+});
+const jwksShape = z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) });
+
+function refuse(reason: string): AuthResult {
+  return { ok: false, status: 403, reason };
+}
+
+async function verify(token: string, secret: ReceiverSecret, now: Date): Promise<AuthResult> {
+  const { jwks, audience, email } = secret;
+  for (const [key, value] of Object.entries({ jwks, audience, email })) {
+    if (value === undefined || value === "") return refuse(`the receiver's secret has no ${key} key (gcr receivers need jwks, audience and email)`);
+  }
+  let keySet: JSONWebKeySet;
+  try {
+    const parsed = jwksShape.safeParse(JSON.parse(jwks ?? ""));
+    if (!parsed.success) return refuse("the receiver's secret key jwks is not a JSON Web Key Set ({\"keys\": [...]})");
+    keySet = parsed.data as JSONWebKeySet;
+  } catch {
+    return refuse("the receiver's secret key jwks is not JSON");
+  }
+  try {
+    const { payload: claims } = await jwtVerify(token, createLocalJWKSet(keySet), {
+      issuer: GOOGLE_ISSUERS,
+      audience: audience ?? "",
+      algorithms: ["RS256"],
+      currentDate: now,
+      clockTolerance: CLOCK_SKEW_S,
+      requiredClaims: ["exp", "iat"],
+    });
+    if (claims.email !== email) return refuse(`token email ${JSON.stringify(claims.email ?? null)} is not the receiver's service account`);
+    if (claims.email_verified !== true) return refuse("token email is not verified (email_verified is not true)");
+    return { ok: true };
+  } catch (e) {
+    if (e instanceof joseErrors.JOSEError) return refuse(`Google ID token rejected: ${e.message}`);
+    throw e;
+  }
+}
+
+export const gar: Provider = {
+  name: "gar",
+  fluxTypes: ["gcr"],
+  secretKeys: ["jwks", "audience", "email"],
+
+  authenticate(d: Delivery, secret: ReceiverSecret, now: Date): Promise<AuthResult> | AuthResult {
+    const header = d.headers.get("authorization");
+    if (header === null || header === "") return { ok: false, status: 401, reason: "no Authorization header: enable authentication on the Pub/Sub push subscription" };
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    if (token === undefined) return refuse("the Authorization header is not a Bearer token");
+    return verify(token, secret, now);
+  },
+
+  classify(d: Delivery): Classified {
+    const envelope = payload(pushEnvelope, jsonBody(d.body), "Pub/Sub push");
+    const id = envelope.message.messageId ?? envelope.message.message_id;
+    const ids = id === undefined ? {} : { deliveryId: id };
+    let decoded: unknown;
+    try {
+      decoded = jsonBody(new Uint8Array(Buffer.from(envelope.message.data, "base64")));
+    } catch (e) {
+      throw new RequestError(400, "MalformedPayload", `Pub/Sub push payload: message.data is not base64 of a JSON notification (${(e as Error).message})`);
+    }
+    const n = payload(notification, decoded, "Artifact Registry notification (message.data)");
+    const eventType = n.action;
+    if (n.action !== "INSERT" && n.action !== "DELETE") return { type: "ignored", eventType, ...ids, reason: `Artifact Registry action ${n.action} does not change an image` };
+    if (n.tag === undefined && n.digest === undefined) throw new RequestError(400, "MalformedPayload", "Artifact Registry notification (message.data): neither digest nor tag");
+    // DELETE of a tag carries only the tag; an untagged push only the digest; a tagged push both.
+    const digest = n.digest === undefined ? undefined : splitImageReference(n.digest)?.digest;
+    const [ref, field] = n.tag === undefined ? [n.digest ?? "", "message.data.digest"] : [n.tag, "message.data.tag"];
+    const change = imageDraft(ref, field, { digest, deleted: n.action === "DELETE" });
+    return { type: "changes", eventType, ...ids, changes: [change] };
+  },
+};
