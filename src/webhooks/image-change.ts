@@ -3,12 +3,16 @@
  * `…/img@sha256:…`); this turns one into the image part of a change draft, with the comparison key, and refuses
  * (400, naming the payload field) what is not an image reference or not a digest.
  */
+import { z } from "zod";
 import { imageChange, type ChangeDraft, type ImageChange } from "../events/change-event.ts";
 import { RequestError } from "../errors.ts";
 import { imageKey } from "../flux/repo-url.ts";
 
 /** The OCI digest grammar the ChangeEvent schema enforces. */
 const DIGEST = imageChange.shape.digest.unwrap();
+
+/** A payload field that carries a digest: the 400 then names that field. */
+export const digestSchema = z.string().refine((v) => DIGEST.safeParse(v).success, "is not a digest (algorithm:hex)");
 
 /**
  * Splits `registry/path[:tag][@digest]` into its parts; the repository is lowercased (OCI repository names are

@@ -65,12 +65,12 @@ describe("receiver route", () => {
       const body = branchPush();
       const r = await post(body, githubHeaders("push", body, "d-1"));
       assert.equal(r.status, 202);
-      assert.deepEqual(r.body, { result: "accepted", receiver: "flux-system/github-receiver", events: [{ id: "github/d-1", duplicate: false, stream: "FLUXGATE_EVENTS", seq: 1 }] });
+      assert.deepEqual(r.body, { result: "accepted", receiver: "flux-system/github-receiver", events: [{ id: "github/flux-system/github-receiver/d-1", duplicate: false, stream: "FLUXGATE_EVENTS", seq: 1 }] });
       const [stored] = events();
       assert.equal(stored?.subject, "fluxgate.events.github");
-      assert.equal(stored?.msgId, "github/d-1");
+      assert.equal(stored?.msgId, "github/flux-system/github-receiver/d-1");
       assert.deepEqual(JSON.parse(new TextDecoder().decode(stored?.data)), {
-        id: "github/d-1",
+        id: "github/flux-system/github-receiver/d-1",
         provider: "github",
         receiver: { namespace: "flux-system", name: "github-receiver" },
         deliveryId: "d-1",
@@ -95,7 +95,7 @@ describe("receiver route", () => {
       assert.equal(first.status, 202);
       assert.equal(again.status, 202);
       assert.deepEqual((again.body.events as Array<{ duplicate: boolean }>)[0]?.duplicate, true);
-      assert.equal(events().filter((m) => m.msgId === "github/d-2").length, 1);
+      assert.equal(events().filter((m) => m.msgId === "github/flux-system/github-receiver/d-2").length, 1);
     });
 
     it("answers pings 200 and authentic deliveries it drops 200 with the reason, publishing nothing", async () => {
@@ -151,7 +151,7 @@ describe("receiver route", () => {
       const send = async (n: number) => {
         const body = branchPush("refs/heads/main", n.toString(16).padStart(40, "a"));
         const r = await fetch(`${base}${PATH}`, { method: "POST", headers: githubHeaders("push", body, `js-${n}`), body });
-        if (r.status === 202) accepted.push(`github/js-${n}`);
+        if (r.status === 202) accepted.push(`github/flux-system/github-receiver/js-${n}`);
         return { status: r.status, retryAfter: r.headers.get("retry-after") };
       };
       try {
@@ -188,5 +188,14 @@ describe("receiver route", () => {
         await rm(dir, { recursive: true, force: true });
       }
     });
+  });
+});
+
+describe("receiver type github", () => {
+  it("hands each delivery to the provider that sent it: GitHub, Gitea, Forgejo or Gogs", async () => {
+    const { providersFor } = await import("../../src/webhooks/receiver-index.ts");
+    assert.deepEqual(providersFor("github").map((p) => p.name), ["github", "gitea", "forgejo", "gogs"]);
+    assert.deepEqual(providersFor("bitbucket").map((p) => p.name), ["bitbucket-cloud", "bitbucket-server"]);
+    assert.deepEqual(providersFor("gitea").map((p) => p.name), ["gitea"]);
   });
 });

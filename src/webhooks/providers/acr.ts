@@ -15,7 +15,7 @@
 import { z } from "zod";
 import type { ChangeDraft } from "../../events/change-event.ts";
 import { authorizationToken } from "../authorization-token.ts";
-import { imageOf } from "../image-change.ts";
+import { digestSchema, imageOf } from "../image-change.ts";
 import { jsonBody, payload } from "../payload.ts";
 import type { AuthResult, Classified, Delivery, Provider, ReceiverSecret } from "../provider.ts";
 
@@ -23,7 +23,7 @@ const envelope = z.object({ id: z.string().optional(), action: z.string().min(1)
 const target = z.object({
   repository: z.string().min(1),
   tag: z.string().optional(),
-  digest: z.string().optional(),
+  digest: z.union([z.literal(""), digestSchema]).optional(),
   name: z.string().optional(),
   version: z.string().optional(),
 });

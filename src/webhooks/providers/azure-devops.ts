@@ -76,9 +76,9 @@ export const azureDevops: Provider = {
     if (eventType !== "git.push") return { type: "ignored", eventType, deliveryId, reason: `Azure DevOps event ${eventType} does not change a source` };
     const { refUpdates, repository } = payload(pushPayload, json, "Azure DevOps git.push").resource;
     const urls = [repository.remoteUrl, repository.sshUrl ?? azureSshUrl(repository.remoteUrl)];
-    const changes = refUpdates.map((r) => {
+    const changes = refUpdates.map((r, i) => {
       const deleted = ZERO_SHA.test(r.newObjectId);
-      return gitDraft({ urls, urlField: "resource.repository.remoteUrl", ref: r.name, commit: r.newObjectId, deleted });
+      return gitDraft({ urls, urlField: "resource.repository.remoteUrl", ref: r.name, refField: `resource.refUpdates.${i}.name`, commit: r.newObjectId, deleted });
     });
     if (changes.length === 0) return { type: "ignored", eventType, deliveryId, reason: "Azure DevOps git.push without ref updates" };
     return { type: "changes", eventType, deliveryId, changes };

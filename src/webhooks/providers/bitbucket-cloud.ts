@@ -60,12 +60,12 @@ export const bitbucketCloud: Provider = {
     const name = p.repository.full_name;
     const urls = [`https://bitbucket.org/${name}.git`, `git@bitbucket.org:${name}.git`, ...(p.repository.links?.clone ?? []).map((l) => l.href)];
     const changes: ChangeDraft[] = [];
-    for (const c of p.push.changes) {
+    for (const [i, c] of p.push.changes.entries()) {
       // `new: null` is a deletion: the ref's name and kind are then only in `old`.
       const ref = c.new ?? c.old;
       if (ref === null || !REF_TYPES.has(ref.type)) continue;
       const deleted = c.new === null;
-      changes.push(gitDraft({ urls, urlField: "repository.full_name", ref: `${ref.type === "tag" ? "refs/tags/" : "refs/heads/"}${ref.name}`, commit: c.new?.target.hash, deleted }));
+      changes.push(gitDraft({ urls, urlField: "repository.full_name", ref: `${ref.type === "tag" ? "refs/tags/" : "refs/heads/"}${ref.name}`, refField: `push.changes.${i}.${deleted ? "old" : "new"}.name`, commit: c.new?.target.hash, deleted }));
     }
     if (changes.length === 0) return { type: "ignored", eventType, ...ids, reason: "Bitbucket Cloud repo:push moved no branch or tag" };
     return { type: "changes", eventType, ...ids, changes };

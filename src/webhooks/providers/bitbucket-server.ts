@@ -77,9 +77,9 @@ export const bitbucketServer: Provider = {
 
     const p = payload(refsChanged, jsonBody(d.body), "Bitbucket Server repo:refs_changed");
     const urls = [...p.repository.links.clone].sort((a, b) => cloneOrder(a.name) - cloneOrder(b.name)).map((l) => l.href);
-    const changes = p.changes.map((c) => {
+    const changes = p.changes.map((c, i) => {
       const deleted = c.type === "DELETE" || ZERO_SHA.test(c.toHash);
-      return gitDraft({ urls, urlField: "repository.links.clone", ref: c.ref.id, commit: c.toHash, deleted });
+      return gitDraft({ urls, urlField: "repository.links.clone", ref: c.ref.id, refField: `changes.${i}.ref.id`, commit: c.toHash, deleted });
     });
     if (changes.length === 0) return { type: "ignored", eventType, ...ids, reason: "Bitbucket Server repo:refs_changed without changes" };
     return { type: "changes", eventType, ...ids, changes };

@@ -58,22 +58,19 @@ function payloadBytes(d: Delivery): Uint8Array | undefined {
   return p === null ? undefined : new TextEncoder().encode(p);
 }
 
-const HEX_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-
 /**
  * A provider for one member of the Gitea family.
  * @example export const gitea = giteaFamilyProvider({ name: "gitea", label: "Gitea", eventHeader: "X-Gitea-Event", … })
  */
 export function giteaFamilyProvider(o: GiteaFamilyOptions): Provider {
-  const header = o.signatureHeader;
-
   function authenticate(d: Delivery, secret: ReceiverSecret): AuthResult {
-    const given = d.headers.get(o.signatureHeader);
+    const header = o.signatureHeader;
+    const given = d.headers.get(header);
     if (given === null) return { ok: false, status: 401, reason: `no ${header} header: set the webhook's secret in ${o.label} to the receiver's token` };
     // A hook without a secret still sends the header, empty.
     if (given.trim() === "") return { ok: false, status: 401, reason: `${header} is empty: the ${o.label} webhook has no secret; set it to the receiver's token` };
     const json = payloadBytes(d);
-    if (json === undefined) return { ok: false, status: 403, reason: "form-encoded delivery without a payload field: nothing to verify the signature against" };
+    if (json === undefined) return { ok: false, status: 403, reason: "no payload field in the form body or query: nothing to verify the signature against" };
     if (!hmacMatches("sha256", secret.token ?? "", json, given.trim())) return { ok: false, status: 403, reason: `${header} does not match the payload and the receiver's token` };
     return { ok: true };
   }
@@ -87,7 +84,7 @@ export function giteaFamilyProvider(o: GiteaFamilyOptions): Provider {
       return { type: "ignored", eventType, ...ids, reason: `${o.label} event ${eventType} does not change a source` };
     }
     const bytes = payloadBytes(d);
-    if (bytes === undefined) throw new RequestError(400, "MalformedPayload", "form-encoded delivery without a payload field");
+    if (bytes === undefined) throw new RequestError(400, "MalformedPayload", "no payload field in the form body or query");
     const json = jsonBody(bytes);
     const what = `${o.label} ${eventType}`;
 
@@ -97,7 +94,7 @@ export function giteaFamilyProvider(o: GiteaFamilyOptions): Provider {
       // in recent versions); a real push always moves the ref.
       if (p.before === p.after) return { type: "ping", eventType, ...ids, reason: `${o.label} test delivery: the hook reaches Fluxgate` };
       const deleted = ZERO_SHA.test(p.after);
-      const change = gitDraft({ urls: [p.repository.clone_url, p.repository.ssh_url], urlField: "repository.clone_url", ref: p.ref, commit: p.after, deleted });
+      const change = gitDraft({ urls: [p.repository.clone_url, p.repository.ssh_url], urlField: "repository.clone_url", ref: p.ref, refField: "ref", commit: p.after, deleted });
       return { type: "changes", eventType, ...ids, changes: [change] };
     }
 
@@ -105,11 +102,12 @@ export function giteaFamilyProvider(o: GiteaFamilyOptions): Provider {
     const urls = [p.repository.clone_url, p.repository.ssh_url];
     if (eventType === "create") {
       if (p.ref_type !== "tag") return { type: "ignored", eventType, ...ids, reason: "branch creation: the push event that follows carries the commit" };
-      const commit = p.sha !== undefined && HEX_SHA.test(p.sha) && !ZERO_SHA.test(p.sha) ? p.sha : undefined;
-      const change = gitDraft({ urls, urlField: "repository.clone_url", ref: fullRef(p.ref, "tag"), commit, deleted: false });
+      const sha = objectId.safeParse(p.sha);
+      const commit = sha.success && !ZERO_SHA.test(sha.data) ? sha.data : undefined;
+      const change = gitDraft({ urls, urlField: "repository.clone_url", ref: fullRef(p.ref, "tag"), refField: "ref", commit, deleted: false });
       return { type: "changes", eventType, ...ids, changes: [change] };
     }
-    const change = gitDraft({ urls, urlField: "repository.clone_url", ref: fullRef(p.ref, p.ref_type), deleted: true });
+    const change = gitDraft({ urls, urlField: "repository.clone_url", ref: fullRef(p.ref, p.ref_type), refField: "ref", deleted: true });
     return { type: "changes", eventType, ...ids, changes: [change] };
   }
 

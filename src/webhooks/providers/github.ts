@@ -5,12 +5,13 @@
  * in the `payload` field; the signature covers the raw form body.
  */
 import { z } from "zod";
-import { repoKey, imageKey } from "../../flux/repo-url.ts";
+import { imageKey } from "../../flux/repo-url.ts";
 import type { ChangeDraft } from "../../events/change-event.ts";
 import { RequestError } from "../../errors.ts";
-import { jsonBody, payload, splitRef, ZERO_SHA } from "../payload.ts";
+import { jsonBody, payload, ZERO_SHA } from "../payload.ts";
 import type { AuthResult, Classified, Delivery, Provider, ReceiverSecret } from "../provider.ts";
 import { hmacMatches, prefixedSignature } from "../signature.ts";
+import { fullRef, gitDraft } from "./git-draft.ts";
 
 const repository = z.object({
   clone_url: z.string().min(1),
@@ -63,12 +64,7 @@ function githubJson(delivery: Delivery): unknown {
   return jsonBody(delivery.body);
 }
 
-function gitUrls(r: z.output<typeof repository>): { urls: string[]; key: string } {
-  const urls = [r.clone_url, r.ssh_url, r.git_url].filter((u): u is string => u !== undefined);
-  const key = repoKey(r.clone_url);
-  if (key === undefined) throw new RequestError(400, "MalformedPayload", `repository.clone_url is not a repository URL: ${r.clone_url}`);
-  return { urls, key };
-}
+const cloneUrls = (r: z.output<typeof repository>) => [r.clone_url, r.ssh_url, r.git_url];
 
 function packageChange(p: z.output<typeof pkg>, action: string, eventType: string): Classified {
   // GitHub's examples label container packages inconsistently (package_type "npm", ecosystem "docker"): any of the
@@ -120,14 +116,14 @@ export const github: Provider = {
       case "push": {
         const p = payload(pushPayload, githubJson(d), "GitHub push");
         const deleted = p.deleted === true || ZERO_SHA.test(p.after);
-        const git = { ...gitUrls(p.repository), ...splitRef(p.ref), ...(deleted ? {} : { commit: p.after }) };
-        return { type: "changes", eventType, ...ids, changes: [{ kind: "git", git, deleted }] };
+        const change = gitDraft({ urls: cloneUrls(p.repository), urlField: "repository.clone_url", ref: p.ref, refField: "ref", commit: p.after, deleted });
+        return { type: "changes", eventType, ...ids, changes: [change] };
       }
       case "create": {
         const p = payload(createPayload, githubJson(d), "GitHub create");
         if (p.ref_type !== "tag") return { type: "ignored", eventType, ...ids, reason: "branch creation: the push event that follows carries the commit" };
-        const git = { ...gitUrls(p.repository), ...splitRef(`refs/tags/${p.ref}`) };
-        return { type: "changes", eventType, ...ids, changes: [{ kind: "git", git, deleted: false }] };
+        const change = gitDraft({ urls: cloneUrls(p.repository), urlField: "repository.clone_url", ref: fullRef(p.ref, "tag"), refField: "ref", deleted: false });
+        return { type: "changes", eventType, ...ids, changes: [change] };
       }
       case "package": {
         const p = payload(packagePayload, githubJson(d), "GitHub package");

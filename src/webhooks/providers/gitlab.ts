@@ -39,6 +39,7 @@ function pushChange(p: z.output<typeof refPush>, eventType: string, ids: { deliv
     urls: [p.project.git_http_url, p.project.git_ssh_url],
     urlField: "project.git_http_url",
     ref: p.ref,
+    refField: "ref",
     commit: p.checkout_sha ?? p.after,
     deleted,
   });
@@ -74,8 +75,8 @@ export const gitlab: Provider = {
         if (kind === "repository_update") {
           const p = payload(repositoryUpdate, body, "GitLab System Hook repository_update");
           const urls = [p.project.git_http_url, p.project.git_ssh_url];
-          const changes = p.changes.map((c) =>
-            gitDraft({ urls, urlField: "project.git_http_url", ref: c.ref, commit: c.after, deleted: ZERO_SHA.test(c.after) }),
+          const changes = p.changes.map((c, i) =>
+            gitDraft({ urls, urlField: "project.git_http_url", ref: c.ref, refField: `changes.${i}.ref`, commit: c.after, deleted: ZERO_SHA.test(c.after) }),
           );
           if (changes.length === 0) return { type: "ignored", eventType, ...ids, reason: "GitLab repository_update without changes" };
           return { type: "changes", eventType, ...ids, changes };

@@ -9,7 +9,8 @@ import { giteaFamilyProvider } from "./gitea-family.ts";
 export const gogs: Provider = giteaFamilyProvider({
   name: "gogs",
   label: "Gogs",
-  fluxTypes: [],
+  // Flux's github type cannot verify Gogs (it signs only X-Gogs-Signature); Fluxgate can, so a github receiver takes it.
+  fluxTypes: ["github"],
   eventHeader: "X-Gogs-Event",
   deliveryHeader: "X-Gogs-Delivery",
   signatureHeader: "X-Gogs-Signature",

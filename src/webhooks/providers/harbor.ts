@@ -14,12 +14,12 @@ import { z } from "zod";
 import type { ChangeDraft } from "../../events/change-event.ts";
 import { authorizationToken } from "../authorization-token.ts";
 import { classifyEvents, cloudEventMode, cloudEvents, type EventMeaning } from "../cloudevent.ts";
-import { imageDraft } from "../image-change.ts";
+import { digestSchema, imageDraft } from "../image-change.ts";
 import { jsonBody, payload } from "../payload.ts";
 import type { AuthResult, Classified, Delivery, Provider, ReceiverSecret } from "../provider.ts";
 
 const resource = z.object({
-  digest: z.string().optional(),
+  digest: z.union([z.literal(""), digestSchema]).optional(),
   tag: z.string().optional(),
   resource_url: z.string().min(1),
 });

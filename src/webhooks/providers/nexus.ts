@@ -35,7 +35,9 @@ export const nexus: Provider = {
   authenticate(d: Delivery, secret: ReceiverSecret): AuthResult {
     const hex = d.headers.get("x-nexus-webhook-signature");
     if (hex === null || hex === "") return { ok: false, status: 401, reason: "no X-Nexus-Webhook-Signature header: set the Nexus webhook capability's Secret Key to the receiver's token" };
-    if (!hmacMatches("sha1", secret.token ?? "", d.body, hex.trim())) return { ok: false, status: 403, reason: "X-Nexus-Webhook-Signature (HMAC-SHA1) does not match the body and the receiver's token" };
+    // An empty key would let anyone sign; a receiver without a token accepts nothing.
+    if (secret.token === undefined || secret.token === "") return { ok: false, status: 403, reason: "the receiver's secret has no token to check the signature with" };
+    if (!hmacMatches("sha1", secret.token, d.body, hex.trim())) return { ok: false, status: 403, reason: "X-Nexus-Webhook-Signature (HMAC-SHA1) does not match the body and the receiver's token" };
     return { ok: true };
   },
 
