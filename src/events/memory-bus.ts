@@ -10,7 +10,17 @@ import type { StreamSpec } from "./streams.ts";
 
 export type StoredMessage = { stream: string; subject: string; seq: number; msgId: string; data: Uint8Array; time: Date };
 
-type Stream = { spec: StreamSpec; seq: number; messages: StoredMessage[]; ids: Map<string, { seq: number; at: number }> };
+/**
+ * Maps keep insertion order, which is time order here: expiry walks from the oldest entry and stops at the first
+ * young one, so a publish costs O(1) amortised however many messages the window holds.
+ */
+type Stream = {
+  spec: StreamSpec;
+  seq: number;
+  messages: Map<number, StoredMessage>;
+  bySubject: Map<string, number[]>;
+  ids: Map<string, { seq: number; at: number }>;
+};
 
 /** Whether `subject` matches a NATS subject pattern (`*` one token, `>` the rest). */
 export function subjectMatches(pattern: string, subject: string): boolean {
@@ -31,7 +41,14 @@ export type MemoryBus = Bus & {
 /** A new in-process bus with the project's streams. `now` is injectable for tests of the duplicate window. */
 export function createMemoryBus(options: { streams?: readonly StreamSpec[]; now?: () => Date } = {}): MemoryBus {
   const now = options.now ?? (() => new Date());
-  const streams = (options.streams ?? STREAMS).map((spec): Stream => ({ spec, seq: 0, messages: [], ids: new Map() }));
+  const streams = (options.streams ?? STREAMS).map((spec): Stream => ({ spec, seq: 0, messages: new Map(), bySubject: new Map(), ids: new Map() }));
+  const remove = (stream: Stream, m: StoredMessage) => {
+    stream.messages.delete(m.seq);
+    const seqs = stream.bySubject.get(m.subject);
+    const at = seqs?.indexOf(m.seq) ?? -1;
+    if (seqs !== undefined && at >= 0) seqs.splice(at, 1);
+    if (seqs?.length === 0) stream.bySubject.delete(m.subject);
+  };
   let closed = false;
   return {
     kind: "in-process",
@@ -39,25 +56,33 @@ export function createMemoryBus(options: { streams?: readonly StreamSpec[]; now?
       if (closed) throw new UnavailableError("BusUnavailable", "the in-process bus is closed");
       const stream = streams.find((s) => s.spec.subjects.some((p) => subjectMatches(p, subject)));
       if (stream === undefined) throw new UnavailableError("BusUnavailable", `no stream stores subject ${subject}`);
-      const t = now();
-      for (const [id, seen] of stream.ids) if (t.getTime() - seen.at > stream.spec.duplicateWindowMs) stream.ids.delete(id);
+      const t = now().getTime();
+      for (const [id, seen] of stream.ids) {
+        if (t - seen.at <= stream.spec.duplicateWindowMs) break;
+        stream.ids.delete(id);
+      }
+      for (const m of stream.messages.values()) {
+        if (t - m.time.getTime() <= stream.spec.maxAgeMs) break;
+        remove(stream, m);
+      }
       const seen = stream.ids.get(msgId);
       if (seen !== undefined) return { stream: stream.spec.name, seq: seen.seq, duplicate: true };
       const seq = ++stream.seq;
-      stream.ids.set(msgId, { seq, at: t.getTime() });
-      stream.messages.push({ stream: stream.spec.name, subject, seq, msgId, data, time: t });
+      stream.ids.set(msgId, { seq, at: t });
+      const message: StoredMessage = { stream: stream.spec.name, subject, seq, msgId, data, time: new Date(t) };
+      stream.messages.set(seq, message);
+      const seqs = stream.bySubject.get(subject) ?? [];
+      seqs.push(seq);
+      stream.bySubject.set(subject, seqs);
       const limit = stream.spec.maxMsgsPerSubject;
-      if (limit > 0) {
-        const same = stream.messages.filter((m) => m.subject === subject);
-        if (same.length > limit) {
-          const drop = new Set(same.slice(0, same.length - limit));
-          stream.messages = stream.messages.filter((m) => !drop.has(m));
-        }
+      while (limit > 0 && seqs.length > limit) {
+        const oldest = stream.messages.get(seqs[0] ?? -1);
+        if (oldest === undefined) seqs.shift();
+        else remove(stream, oldest);
       }
-      stream.messages = stream.messages.filter((m) => t.getTime() - m.time.getTime() <= stream.spec.maxAgeMs);
       return { stream: stream.spec.name, seq, duplicate: false };
     },
-    messages: (name) => [...(streams.find((s) => s.spec.name === name)?.messages ?? [])],
+    messages: (name) => [...(streams.find((s) => s.spec.name === name)?.messages.values() ?? [])],
     async close() {
       closed = true;
     },
