@@ -99,6 +99,12 @@ export function receiverApp(options: ReceiverRouteOptions) {
       throw new RequestError(404, "NotFound", "no receiver has this path; it is /hook/ + sha256(token + name + namespace)");
     }
     const name = `${receiver.namespace}/${receiver.name}`;
+    // CloudEvents' webhook validation handshake (http-webhook spec §4): senders such as Azure Event Grid ask first.
+    const origin = request.headers.get("webhook-request-origin");
+    if (request.method === "OPTIONS" && origin !== null) {
+      count(receiver.type, "ping");
+      return new Response(null, { status: 200, headers: { "webhook-allowed-origin": origin, "webhook-allowed-rate": "*", allow: "POST, OPTIONS" } });
+    }
     if (receiver.suspend) {
       count(receiver.type, "suspended");
       throw new RequestError(503, "Suspended", `receiver ${name} is suspended`, { headers: { "retry-after": "60" } });

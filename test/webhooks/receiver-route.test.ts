@@ -199,3 +199,20 @@ describe("receiver type github", () => {
     assert.deepEqual(providersFor("gitea").map((p) => p.name), ["gitea"]);
   });
 });
+
+describe("CloudEvents webhook validation", () => {
+  it("answers the OPTIONS handshake on a receiver's path with the origin allowed, and 404 elsewhere", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fluxgate-receiver-ce-"));
+    await writeFile(join(dir, "token"), TOKEN);
+    const server = await startServer(localConfig(dir, ["roles: [receiver]", "receivers:", "  - {name: github-receiver, type: cloudevents, secret: {file: token}}"]), { log: quietLogger(), baseDir: dir });
+    try {
+      const base = server.listeners.receiver?.url ?? "";
+      const r = await fetch(`${base}${PATH}`, { method: "OPTIONS", headers: { "webhook-request-origin": "eventemitter.example.com" } });
+      assert.deepEqual([r.status, r.headers.get("webhook-allowed-origin"), r.headers.get("allow")], [200, "eventemitter.example.com", "POST, OPTIONS"]);
+      assert.equal((await fetch(`${base}/hook/unknown`, { method: "OPTIONS", headers: { "webhook-request-origin": "x" } })).status, 404);
+    } finally {
+      await server.shutdown();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
