@@ -105,6 +105,18 @@ const busSchema = z.strictObject({
   name: z.string().min(1).default("fluxgate"),
 });
 
+const kubeSchema = z.strictObject({
+  /**
+   * `auto`: use the cluster of `KUBECONFIG`, the in-cluster service account or ~/.kube/config when there is one;
+   * `on`: require one; `off`: never (receivers from the file only).
+   */
+  mode: z.enum(["auto", "on", "off"]).default("auto"),
+  /** A kubeconfig file instead of the usual lookup. */
+  kubeconfig: z.string().min(1).optional(),
+  /** A context of the kubeconfig other than its current one. */
+  context: z.string().min(1).optional(),
+});
+
 export const configSchema = z.strictObject({
   /** Which roles this process runs; all three by default (the embedded mode). */
   roles: z
@@ -117,6 +129,8 @@ export const configSchema = z.strictObject({
   http: httpSchema.prefault({}),
   log: logSchema.prefault({}),
   bus: busSchema.prefault({}),
+  /** The Kubernetes API: Flux Receiver objects (and later the inventory of Flux objects) come from there. */
+  kube: kubeSchema.prefault({}),
   /** Webhook receivers served on the receiver listener (more come from the cluster's Flux `Receiver` objects). */
   receivers: z
     .array(receiverConfig)

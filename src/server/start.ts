@@ -13,6 +13,11 @@ import type { BusConnection } from "../events/nats-connection.ts";
 import { buildReceiverIndex } from "../webhooks/receiver-index.ts";
 import type { ReceiverIndex } from "../webhooks/receiver-index.ts";
 import { receiverApp } from "../webhooks/receiver-route.ts";
+import { watchClusterReceivers } from "../webhooks/cluster-receivers.ts";
+import type { ClusterReceivers } from "../webhooks/cluster-receivers.ts";
+import { mergeReceiverIndexes } from "../webhooks/receiver-index.ts";
+import { clusterAccess } from "../kube/cluster-access.ts";
+import { createKubeClient } from "../kube/client.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import { baseApp, healthApp, identityRoute, metricsApp } from "./app.ts";
 import { listen } from "./listen.ts";
@@ -196,10 +201,35 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     }
   }
 
-  // Receivers: from the configuration now, from the cluster's Flux Receiver objects once the kube layer watches them.
-  let receivers: ReceiverIndex = { byPath: new Map(), all: [] };
+  // The cluster, when there is one to use: Flux Receiver objects (and later the inventory) come from it.
+  const cluster = clusterAccess(config.kube, options.env ?? process.env);
+  const kube = cluster === undefined ? undefined : createKubeClient({ kubeConfig: cluster.kubeConfig, log, registry });
+  if (cluster !== undefined) log.info({ cluster: cluster.description }, "using the cluster");
+
+  // Receivers: from the configuration file, merged with the cluster's Flux Receiver objects.
+  let configReceivers: ReceiverIndex = { byPath: new Map(), all: [] };
+  let receivers: ReceiverIndex = configReceivers;
+  let clusterReceivers: ClusterReceivers | undefined;
+  const mergeReceivers = () => {
+    receivers = mergeReceiverIndexes(configReceivers, clusterReceivers?.all() ?? [], (path, kept, dropped) =>
+      log.warn({ path, kept: `${kept.namespace}/${kept.name}`, dropped: `${dropped.namespace}/${dropped.name}` }, "a cluster Receiver has the path of a configured receiver; the configured one is served"),
+    );
+  };
   const buildReceivers = (c: Config) => buildReceiverIndex(c.receivers, { file: options.configFile ?? "(embedded defaults)", env: options.env ?? process.env, baseDir: options.baseDir });
-  if (roles.has("receiver")) receivers = await buildReceivers(config);
+  if (roles.has("receiver")) {
+    configReceivers = await buildReceivers(config);
+    mergeReceivers();
+    if (kube !== undefined) {
+      readiness.register("receivers", "reading the cluster's Flux Receivers");
+      const watching = watchClusterReceivers({ client: kube, log, onChange: mergeReceivers });
+      clusterReceivers = watching;
+      watching.whenSynced.then(
+        () => readiness.set("receivers", true, `${watching.all().length} cluster receiver(s)`),
+        (e: unknown) => readiness.set("receivers", false, String((e as Error).message)),
+      );
+      closers.push(() => watching.stop());
+    }
+  }
   const receiverRoutes = () =>
     options.routes?.receiver?.fetch ??
     receiverApp({ log, registry, bus: () => bus, receivers: () => receivers, bodyLimit: () => config.http.bodyLimit, ...(options.now === undefined ? {} : { now: options.now }) }).use(identityRoute("receiver")).fetch;
@@ -228,7 +258,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
 
   const reconfigure = (next: Config) => {
     const restartNeeded: string[] = [];
-    for (const key of ["roles", "listen", "tls", "bus"] as const) {
+    for (const key of ["roles", "listen", "tls", "bus", "kube"] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) restartNeeded.push(key);
     }
     if (next.http.bodyLimit > bodyCeiling) restartNeeded.push(`http.bodyLimit (above the listeners' cap of ${bodyCeiling} bytes)`);
@@ -236,7 +266,8 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     if (roles.has("receiver") && JSON.stringify(next.receivers) !== JSON.stringify(config.receivers)) {
       buildReceivers(next).then(
         (index) => {
-          receivers = index;
+          configReceivers = index;
+          mergeReceivers();
           log.info({ receivers: index.all.map((r) => `${r.namespace}/${r.name}`) }, "receivers reloaded");
         },
         (e: unknown) => log.error({ err: e }, "receivers not reloaded; keeping the previous ones"),

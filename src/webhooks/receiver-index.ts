@@ -109,19 +109,7 @@ export async function buildReceiverIndex(configs: readonly ReceiverConfig[], opt
       issues.push({ path: `${at}.secret`, message: `receiver ${c.namespace}/${c.name} (${c.type}) needs secret keys ${missing.map((k) => `"${k}"`).join(", ")} (use secret.dir with one file per key)` });
       continue;
     }
-    all.push({
-      name: c.name,
-      namespace: c.namespace,
-      type: c.type,
-      path: webhookPath(token, c.name, c.namespace),
-      providers,
-      secret,
-      events: c.events,
-      refMatches: globMatcher(c.refs),
-      deletions: c.deletions,
-      suspend: c.suspend,
-      source: "config",
-    });
+    all.push(receiverEntry({ ...c, secret, source: "config" }));
   }
   const byPath = new Map<string, Receiver>();
   for (const r of all) {
@@ -130,5 +118,51 @@ export async function buildReceiverIndex(configs: readonly ReceiverConfig[], opt
     byPath.set(r.path, r);
   }
   if (issues.length > 0) throw new ConfigError(options.file, issues);
+  return { byPath, all };
+}
+
+/** A served receiver from its settings and secret (which must hold `token`). */
+export function receiverEntry(r: {
+  name: string;
+  namespace: string;
+  type: string;
+  secret: Record<string, string>;
+  events: readonly string[];
+  refs: readonly string[];
+  deletions: boolean;
+  suspend: boolean;
+  source: Receiver["source"];
+}): Receiver {
+  return {
+    name: r.name,
+    namespace: r.namespace,
+    type: r.type,
+    path: webhookPath(r.secret.token ?? "", r.name, r.namespace),
+    providers: providersFor(r.type),
+    secret: r.secret,
+    events: r.events,
+    refMatches: globMatcher(r.refs),
+    deletions: r.deletions,
+    suspend: r.suspend,
+    source: r.source,
+  };
+}
+
+/**
+ * Both sources in one index. A path configured in the file wins over the same path from the cluster (the file is
+ * the operator's explicit word), and the clash is reported.
+ */
+export function mergeReceiverIndexes(config: ReceiverIndex, cluster: readonly Receiver[], onClash: (path: string, kept: Receiver, dropped: Receiver) => void): ReceiverIndex {
+  const byPath = new Map(config.byPath);
+  const all = [...config.all];
+  for (const r of cluster) {
+    const kept = byPath.get(r.path);
+    if (kept !== undefined) {
+      onClash(r.path, kept, r);
+      continue;
+    }
+    byPath.set(r.path, r);
+    all.push(r);
+  }
   return { byPath, all };
 }
