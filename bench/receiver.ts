@@ -17,6 +17,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNats } from "../test/support/nats.ts";
 import { fixture, hmacHex } from "../test/support/webhook-fixtures.ts";
+import { ensureStreams } from "../src/events/jetstream-bus.ts";
 import { webhookPath } from "../src/webhooks/receiver-index.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -75,7 +76,8 @@ await writeFile(
     '  metrics: "127.0.0.1:0"',
     `  health: "127.0.0.1:${healthPort}"`,
     `log: {level: ${process.env.BENCH_LOG ?? "info"}}`,
-    `bus: {url: "${nats.url}"}`,
+    // FLUXGATE_BENCH_BUS=memory measures the receiver without NATS (in-process bus), to see what the bus costs.
+    ...(process.env.FLUXGATE_BENCH_BUS === "memory" ? [] : [`bus: {url: "${nats.url}"}`]),
     "receivers:",
     "  - {name: github-receiver, type: github, secret: {file: token}}",
   ].join("\n"),
@@ -100,6 +102,7 @@ try {
   };
 
   const nc = await connect({ servers: nats.url });
+  await ensureStreams(nc);
   const js = jetstream(nc);
   const bare = (i: number) => js.publish("fluxgate.events.github", body, { msgID: `bare-${run}-${i}` }).then(() => undefined);
 

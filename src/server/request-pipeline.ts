@@ -83,7 +83,7 @@ export function createRequestPipeline(log: Logger, registry: Registry, limits: P
       if (timer !== undefined) clearTimeout(timer);
       done();
     }
-    if (request.body !== null && !request.bodyUsed) {
+    if (!request.bodyUsed && request.body !== null) {
       // Answered without reading the body (413, 404, 401 …): discard the rest, so the runtime does not keep the
       // request open (Bun's graceful stop waits on it), and close the connection rather than drain a huge upload.
       await request.body.cancel().catch(() => {});
@@ -92,7 +92,9 @@ export function createRequestPipeline(log: Logger, registry: Registry, limits: P
     if (!response.headers.has(REQUEST_ID_HEADER)) setHeader(response, REQUEST_ID_HEADER, requestId);
     const seconds = (performance.now() - started) / 1000;
     duration.observe({ listener, method: request.method, code: String(response.status) }, seconds);
-    log.debug({ listener, requestId, method: request.method, path: new URL(request.url).pathname, status: response.status, ms: Math.round(seconds * 1e4) / 10 }, "request");
+    if (log.isLevelEnabled("debug")) {
+      log.debug({ listener, requestId, method: request.method, path: new URL(request.url).pathname, status: response.status, ms: Math.round(seconds * 1e4) / 10 }, "request");
+    }
     return response;
   };
 
@@ -117,6 +119,13 @@ function setHeader(response: Response, name: string, value: string): void {
  * @example const bytes = await readBody(request, 3 * 1024 * 1024)
  */
 export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  const length = request.headers.get("content-length");
+  if (length !== null && /^\d+$/.test(length)) {
+    // The runtime delivers exactly Content-Length bytes, so the declared size is the size: read it in one go (much
+    // faster than a chunk loop on Bun), after the check.
+    if (Number(length) > limit) throw new RequestError(413, "RequestEntityTooLarge", `request body is ${length} bytes; the limit is ${limit} bytes`);
+    return new Uint8Array(await request.arrayBuffer());
+  }
   if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
