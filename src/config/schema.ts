@@ -7,6 +7,7 @@ import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { parseQuantity } from "./quantity.ts";
 import { receiverConfig } from "../webhooks/receiver-config.ts";
+import { policySchema } from "../policy/tenancy.ts";
 
 export const ROLES = ["admission", "receiver", "worker"] as const;
 export type Role = (typeof ROLES)[number];
@@ -136,6 +137,8 @@ export const configSchema = z.strictObject({
     .array(receiverConfig)
     .default([])
     .refine((rs) => new Set(rs.map((r) => `${r.namespace}/${r.name}`)).size === rs.length, { message: "two receivers have the same namespace and name" }),
+  /** Multi-tenancy policy the admission webhook enforces (tenants, exemptions, rule modes); empty: nothing is judged. */
+  policy: policySchema.prefault({}),
 });
 
 /** The parsed configuration: durations in ms, sizes in bytes, addresses split. */

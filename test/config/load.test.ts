@@ -70,7 +70,7 @@ describe("configuration file", () => {
       "2 listen.admision: unknown key; expected one of: admission, receiver, metrics, health",
     ]);
     assert.deepEqual(errorLines("logging:\n  level: debug\n"), [
-      "1 logging: unknown key; expected one of: roles, listen, tls, http, log, bus, receivers",
+      "1 logging: unknown key; expected one of: roles, listen, tls, http, log, bus, kube, receivers, policy",
     ]);
   });
 
