@@ -12,6 +12,7 @@ import type { NamespaceLabels, Policy } from "../policy/tenancy.ts";
 import type { AdmissionInput, Decision, Exemption, JsonPatchOperation, KubeObject, Phase, Violation } from "./rule.ts";
 import type { RuleContext } from "./rules/admission-rule.ts";
 import { RULES } from "./rules/index.ts";
+import { checkDeploymentWindows, DEPLOYMENT_WINDOW_RULE } from "./rules/deployment-window.ts";
 
 export type EvaluateOptions = {
   /**
@@ -34,7 +35,32 @@ export function evaluate(input: AdmissionInput, policy: Policy, phase: Phase, op
   if (!("object" in screened)) return exempted(screened);
   const { object, paths } = screened;
   const match = findTenant(policy, input.namespace, options.namespaceLabels);
-  if (match === undefined) return exempted({ kind: "no-tenant", reason: `namespace "${input.namespace}" belongs to no tenant and no default tenant is set` });
+
+  // Deployment windows come before the tenancy exemptions below: a reconcile request changes no spec, and a freeze may
+  // cover namespaces no tenant owns.
+  const windows = phase === "validate" ? checkDeploymentWindows(input, { policy, ...(match === undefined ? {} : { tenant: match.tenant.name }) }) : undefined;
+  const windowMode = ruleModeFor(policy, match?.tenant, DEPLOYMENT_WINDOW_RULE);
+  const windowFindings = windows?.violations ?? [];
+  const withWindows = (d: Decision): Decision => {
+    if (windows === undefined || (windowFindings.length === 0 && windows.breakGlass === undefined)) return d;
+    const denials = windowMode === "enforce" ? [...windowFindings, ...d.denials] : d.denials;
+    const warnings = windowMode === "audit" ? [...windowFindings, ...d.warnings] : d.warnings;
+    const decision = denials.length > 0 ? "denied" : warnings.length > 0 ? "warned" : (d.auditAnnotations.decision ?? "allowed");
+    const rules = [d.auditAnnotations.rules, windowFindings.length > 0 ? DEPLOYMENT_WINDOW_RULE : undefined].filter((r) => r !== undefined && r !== "").join(",");
+    const { exempt: _, ...rest } = d;
+    return {
+      ...rest,
+      denials,
+      warnings,
+      auditAnnotations: { ...d.auditAnnotations, ...windows.auditAnnotations, decision, ...(rules === "" ? {} : { rules }) },
+      ...(windows.breakGlass === undefined ? {} : { breakGlass: windows.breakGlass }),
+    };
+  };
+
+  if (input.operation === "UPDATE" && input.oldObject !== undefined && isDeepStrictEqual(object.spec, input.oldObject.spec)) {
+    return withWindows(exempted({ kind: "spec-unchanged", reason: "the spec is unchanged (metadata, finalizers or status only)" }));
+  }
+  if (match === undefined) return withWindows(exempted({ kind: "no-tenant", reason: `namespace "${input.namespace}" belongs to no tenant and no default tenant is set` }));
 
   const { tenant } = match;
   const own = [...new Set([input.namespace, ...tenant.namespaces])].map((ns) => JSON.stringify(ns));
@@ -72,7 +98,7 @@ export function evaluate(input: AdmissionInput, policy: Policy, phase: Phase, op
   const decision = phase === "mutate" ? (patch.length > 0 ? "patched" : "unchanged") : denials.length > 0 ? "denied" : warnings.length > 0 ? "warned" : "allowed";
   const auditAnnotations: Record<string, string> = { decision, tenant: tenant.name };
   if (fired.size > 0) auditAnnotations["rules"] = [...fired].join(",");
-  return { tenant: tenant.name, denials, warnings, patch, auditAnnotations };
+  return withWindows({ tenant: tenant.name, denials, warnings, patch, auditAnnotations });
 }
 
 function exempted(exempt: Exemption): Decision {
@@ -98,8 +124,5 @@ function screen(input: AdmissionInput, policy: Policy): Exemption | { object: Ku
   if (input.operation === "DELETE") return { kind: "delete", reason: "deletions are always allowed, so Flux can finalize and prune" };
   const { object } = input;
   if (object === undefined || input.operation === "CONNECT") return { kind: "not-flux", reason: `${input.operation} carries no object to judge` };
-  if (input.operation === "UPDATE" && input.oldObject !== undefined && isDeepStrictEqual(object.spec, input.oldObject.spec)) {
-    return { kind: "spec-unchanged", reason: "the spec is unchanged (metadata, finalizers or status only)" };
-  }
   return { object, paths };
 }

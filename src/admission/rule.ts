@@ -5,6 +5,8 @@
  * webhook (`review.ts`) and `fluxgate check` only translate.
  */
 
+import type { BreakGlassUse } from "../policy/break-glass.ts";
+
 /** A Kubernetes object as JSON. */
 export type KubeObject = {
   apiVersion: string;
@@ -73,6 +75,8 @@ export type Decision = {
   patch: JsonPatchOperation[];
   /** Recorded by kube-apiserver in the audit log under `<webhook name>/<key>`. */
   auditAnnotations: Record<string, string>;
+  /** A change let through a closed deployment window by break-glass: the webhook logs and counts it (not on dry-run). */
+  breakGlass?: BreakGlassUse;
 };
 
 export type Phase = "validate" | "mutate";

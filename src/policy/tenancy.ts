@@ -5,12 +5,17 @@
  * and denies nothing: with no tenants, no namespace is judged.
  */
 import { z } from "zod";
+import { breakGlassSchema, windowsSchema } from "./windows.ts";
 import { versionRange } from "./version-range.ts";
 
 /** The admission rules a policy can set a mode for, in the order they run. */
 export const RULE_NAMES = ["cross-namespace-refs", "service-account", "remote-kubeconfig", "source-url", "target-namespace", "semver-range"] as const;
 
 export type RuleName = (typeof RULE_NAMES)[number];
+
+/** Every rule with a mode: the tenancy rules and the deployment-window check (`src/policy/windows.ts`). */
+export const MODED_RULES = [...RULE_NAMES, "deployment-window"] as const;
+export type ModedRule = (typeof MODED_RULES)[number];
 
 /** `enforce` denies a request that breaks the rule; `audit` lets it through with a warning. */
 export const ruleMode = z.enum(["enforce", "audit"], { error: 'expected "enforce" (deny) or "audit" (allow with a warning)' });
@@ -107,7 +112,7 @@ const tenantSchema = z.strictObject({
     })
     .prefault({}),
   /** Rule modes for this tenant only (e.g. `audit` while it is onboarded); the policy's `rules` otherwise. */
-  rules: z.partialRecord(z.enum(RULE_NAMES), ruleMode).default({}),
+  rules: z.partialRecord(z.enum(MODED_RULES), ruleMode).default({}),
 });
 
 const serviceAccountRef = z
@@ -117,7 +122,7 @@ const serviceAccountRef = z
 export const policySchema = z
   .strictObject({
     /** Mode of each rule for every tenant. */
-    rules: z.strictObject(Object.fromEntries(RULE_NAMES.map((r) => [r, ruleMode.default("enforce")])) as Record<RuleName, z.ZodDefault<typeof ruleMode>>).prefault({}),
+    rules: z.strictObject(Object.fromEntries(MODED_RULES.map((r) => [r, ruleMode.default("enforce")])) as Record<ModedRule, z.ZodDefault<typeof ruleMode>>).prefault({}),
     /** Requests let through without evaluation (and counted as such). */
     exemptions: z
       .strictObject({
@@ -134,6 +139,10 @@ export const policySchema = z
     tenants: z.array(tenantSchema).default([]),
     /** The tenant whose rules apply in namespaces no tenant owns; unset: such objects are not judged. */
     defaultTenant: dnsLabel.optional(),
+    /** Deployment windows (allow/deny, cron or one-off ranges); deny wins over allow. See src/policy/windows.ts. */
+    windows: windowsSchema.default([]),
+    /** Users and groups who may change objects while their window is closed; every such change is recorded. */
+    breakGlass: breakGlassSchema.prefault({}),
   })
   .superRefine((p, ctx) => {
     const owner = new Map<string, string>();
@@ -165,7 +174,7 @@ export type LabelSelector = z.output<typeof labelSelector>;
  */
 export type NamespaceLabels = (namespace: string) => Record<string, string> | undefined;
 
-/** The mode a rule runs in for a tenant. */
-export function ruleModeFor(policy: Policy, tenant: Tenant, rule: RuleName): z.output<typeof ruleMode> {
-  return tenant.rules[rule] ?? policy.rules[rule];
+/** The mode a rule runs in for a tenant (or, without one, the policy's). */
+export function ruleModeFor(policy: Policy, tenant: Tenant | undefined, rule: ModedRule): z.output<typeof ruleMode> {
+  return tenant?.rules[rule] ?? policy.rules[rule];
 }

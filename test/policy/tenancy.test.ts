@@ -38,9 +38,12 @@ describe("policySchema", () => {
         "source-url": "enforce",
         "target-namespace": "enforce",
         "semver-range": "enforce",
+        "deployment-window": "enforce",
       },
       exemptions: { users: [], groups: [], serviceAccounts: DEFAULT_EXEMPT_SERVICE_ACCOUNTS, namespaces: [] },
       tenants: [],
+      windows: [],
+      breakGlass: { users: [], groups: [], requireReason: false },
     });
   });
 

@@ -1,7 +1,7 @@
 /** How windows combine into open or closed for one object, and when that changes. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { nextPolicyTransition, windowDecision } from "../../src/policy/window-decision.ts";
+import { nextPolicyTransition, windowDecision, windowHold } from "../../src/policy/window-decision.ts";
 import type { WindowDecision, WindowPurpose } from "../../src/policy/window-decision.ts";
 import { windowPolicySchema } from "../../src/policy/windows.ts";
 import type { WindowTarget } from "../../src/policy/windows.ts";
@@ -145,5 +145,17 @@ describe("freezes and the policy's next edge", () => {
     assert.equal(nextPolicyTransition(p, new Date("2026-03-27T09:00:00Z"))?.toISOString(), "2026-03-27T11:00:00.000Z");
     assert.equal(nextPolicyTransition(p, new Date("2026-03-27T11:00:00Z"))?.toISOString(), "2026-03-27T16:00:00.000Z");
     assert.equal(nextPolicyTransition(policy(), new Date("2026-03-27T11:00:00Z")), undefined);
+  });
+});
+
+describe("holding the worker's triggers", () => {
+  it("holds a trigger until its object's windows open, and lets it run while open", () => {
+    const p = policy({ ...businessHours, match: { tenants: ["dev-team"] } }, { name: "forever", kind: "deny", ranges: [{ start: "2026-01-01", end: "2099-01-01" }], match: { namespaces: ["frozen"] } });
+    const hold = windowHold(() => p, (ns) => (ns === "apps" ? "dev-team" : undefined));
+    const target = { namespace: "apps", kind: "Kustomization", name: "web", labels: {} };
+    assert.equal(hold(target, new Date("2026-03-28T12:00:00Z"))?.toISOString(), "2026-03-30T07:00:00.000Z");
+    assert.equal(hold(target, new Date("2026-03-30T10:00:00Z")), undefined);
+    assert.equal(hold({ ...target, namespace: "ops" }, new Date("2026-03-28T12:00:00Z")), undefined, "business-hours is dev-team's only");
+    assert.equal(hold({ ...target, namespace: "frozen" }, new Date("2026-03-28T12:00:00Z"))?.toISOString(), "2027-05-02T12:00:00.000Z", "no opening within 400 days: look again then");
   });
 });
