@@ -4,11 +4,19 @@
  */
 import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { Writable } from "node:stream";
+import { Registry } from "prom-client";
+import { bundleOf, patchWebhookCaBundles, previousCa, restoreFromSecrets, saveToSecrets } from "../../certs/cluster.ts";
+import type { CertSecrets } from "../../certs/cluster.ts";
 import { CA_VALIDITY_DAYS, describeCert, renewalTime, SERVING_VALIDITY_DAYS } from "../../certs/issue.ts";
 import { caBundle, ensureCerts } from "../../certs/store.ts";
 import type { EnsuredCerts } from "../../certs/store.ts";
 import { parseDuration } from "../config/duration.ts";
 import { UsageError } from "../errors.ts";
+import { clusterAccess } from "../kube/cluster-access.ts";
+import { createKubeClient } from "../kube/client.ts";
+import type { KubeClient } from "../kube/client.ts";
+import { createLogger } from "../observability/logger.ts";
 import type { Command, Io, ParsedArgs } from "./command.ts";
 import { stringFlag } from "./command.ts";
 
@@ -51,6 +59,15 @@ Flags:
                           must be shorter than ${SERVING_VALIDITY_DAYS}d
   --force                 reissue the serving certificate now (the CA is kept)
 
+In a cluster (the self-signed overlay of deploy/ runs this as a Job and a daily CronJob):
+  --secret <name>         keep the certificates in Secrets of --namespace: <name> (kubernetes.io/tls: tls.crt,
+                          tls.key, ca.crt; what the admission Pods mount) and --ca-secret (the CA and its key).
+                          They are read into --dir first and written back only when something changed
+  --ca-secret <name>      the CA Secret (default <secret>-ca)
+  --patch-webhooks <name> write the caBundle into every webhook of the Validating- and MutatingWebhookConfiguration
+                          <name>; repeatable. After a CA rotation the old CA stays in the bundle until it expires
+  --kubeconfig <file>     cluster to use (default: KUBECONFIG, the in-cluster service account, ~/.kube/config)
+
 Examples:
   fluxgate certs
   fluxgate certs --dir /var/run/fluxgate/certs --namespace flux-gate --dns fluxgate.example.com --ip 10.0.0.5
@@ -59,6 +76,7 @@ Examples:
   kubectl -n fluxgate-system create secret tls fluxgate-serving \\
     --cert .fluxgate/certs/tls.crt --key .fluxgate/certs/tls.key --dry-run=client -o yaml | kubectl apply -f -
   fluxgate certs --renew-before 30d --output json
+  fluxgate certs --dir /tmp/certs --secret fluxgate-serving --patch-webhooks fluxgate
 `;
 
 /**
@@ -78,9 +96,15 @@ export const certsCommand: Command = {
     output: { type: "string" },
     "renew-before": { type: "string" },
     force: { type: "boolean" },
+    secret: { type: "string" },
+    "ca-secret": { type: "string" },
+    "patch-webhooks": { type: "string", multiple: true },
+    kubeconfig: { type: "string" },
   },
   run: async (args: ParsedArgs, io: Io): Promise<number> => {
     const flags = parseFlags(args, io);
+    const client = flags.secrets !== undefined || flags.patchWebhooks.length > 0 ? kubeClient(flags, io) : undefined;
+    const before = client !== undefined && flags.secrets !== undefined ? await restoreFromSecrets(client, flags.secrets, flags.dir) : undefined;
     const result = await ensureCerts(flags.dir, {
       service: flags.service,
       namespace: flags.namespace,
@@ -89,7 +113,23 @@ export const certsCommand: Command = {
       renewBeforeMs: flags.renewBeforeMs,
       force: flags.force,
     });
+    // Scripts read stdout; a rotation still deserves a trace, and a new CA means caBundle must be patched again.
+    if (flags.output !== "text" && result.issued !== "none") io.err(`fluxgate certs: issued ${result.issued} in ${flags.dir}: ${result.reason}\n`);
     const summary = summarise(result, flags.renewBeforeMs);
+    if (client !== undefined) {
+      const previous = before === undefined ? undefined : previousCa(before, result, new Date());
+      summary.caBundle = bundleOf(result.caPem, previous);
+      if (flags.secrets !== undefined) {
+        for (const w of await saveToSecrets(client, flags.secrets, flags.dir, previous)) {
+          if (w.result !== "unchanged") io.err(`fluxgate certs: Secret ${flags.secrets.namespace}/${w.name} ${w.result}\n`);
+        }
+      }
+      for (const name of flags.patchWebhooks) {
+        for (const p of await patchWebhookCaBundles(client, name, summary.caBundle)) {
+          if (p.result === "patched") io.err(`fluxgate certs: caBundle written into ${p.kind} ${p.name}\n`);
+        }
+      }
+    }
     switch (flags.output) {
       case "ca-bundle":
         io.out(`${summary.caBundle}\n`);
@@ -104,8 +144,6 @@ export const certsCommand: Command = {
         io.out(formatText(summary));
         break;
     }
-    // Scripts read stdout; a rotation still deserves a trace, and a new CA means caBundle must be patched again.
-    if (flags.output !== "text" && result.issued !== "none") io.err(`fluxgate certs: issued ${result.issued} in ${flags.dir}: ${result.reason}\n`);
     return 0;
   },
 };
@@ -119,6 +157,9 @@ type CertsFlags = {
   output: Output;
   renewBeforeMs: number;
   force: boolean;
+  secrets?: CertSecrets;
+  patchWebhooks: string[];
+  kubeconfig?: string;
 };
 
 function parseFlags(args: ParsedArgs, io: Io): CertsFlags {
@@ -152,7 +193,25 @@ function parseFlags(args: ParsedArgs, io: Io): CertsFlags {
     }
     renewBeforeMs = ms;
   }
+  const secret = stringFlag(args, "secret");
+  const caSecret = stringFlag(args, "ca-secret");
+  if (caSecret !== undefined && secret === undefined) throw new UsageError("--ca-secret: needs --secret (the serving certificate's Secret)");
+  const patchWebhooks = listFlag(args, "patch-webhooks");
+  for (const [flag, value] of [
+    ["--secret", secret],
+    ["--ca-secret", caSecret],
+    ...patchWebhooks.map((w) => ["--patch-webhooks", w] as const),
+  ] as const) {
+    if (value !== undefined && (value.length > 253 || !DNS_NAME.test(value) || value.startsWith("*"))) {
+      throw new UsageError(`${flag}: expected a Kubernetes object name (lower-case letters, digits, "-" and "."), got "${value}"`);
+    }
+  }
+  const kubeconfig = stringFlag(args, "kubeconfig");
+  if (kubeconfig === "") throw new UsageError("--kubeconfig: expected a file path, got an empty string");
   return {
+    ...(secret === undefined ? {} : { secrets: { namespace, serving: secret, ca: caSecret ?? `${secret}-ca` } }),
+    patchWebhooks,
+    ...(kubeconfig === undefined ? {} : { kubeconfig: resolve(io.cwd, kubeconfig) }),
     dir: resolve(io.cwd, dirFlag),
     service,
     namespace,
@@ -162,6 +221,19 @@ function parseFlags(args: ParsedArgs, io: Io): CertsFlags {
     renewBeforeMs,
     force: args.values.force === true,
   };
+}
+
+/** A client for the cluster of `--kubeconfig` (or the usual lookup); its own log lines go to stderr at warn. */
+function kubeClient(flags: CertsFlags, io: Io): KubeClient {
+  const access = clusterAccess({ mode: "on", ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) }, io.env);
+  if (access === undefined) throw new UsageError("--secret/--patch-webhooks: no cluster to use");
+  const stderr = new Writable({
+    write(chunk, _encoding, done) {
+      io.err(String(chunk));
+      done();
+    },
+  });
+  return createKubeClient({ kubeConfig: access.kubeConfig, log: createLogger({ level: "warn", destination: stderr }), registry: new Registry(), fieldManager: "fluxgate-certs" });
 }
 
 /** What both text and JSON output show; JSON keys are the field names. */
