@@ -6,11 +6,13 @@ import { parseArgs } from "node:util";
 import { isConfigError, isUsageError, UsageError } from "../errors.ts";
 import type { Command, Io } from "./command.ts";
 import { certsCommand } from "./certs.ts";
+import { checkCommand } from "./check.ts";
 import { serveCommand } from "./serve.ts";
 import { versionCommand } from "./version.ts";
+import { windowsCommand } from "./windows.ts";
 
 /** Every verb, in `--help` order. A new verb is one file and one entry here. */
-export const COMMANDS: Command[] = [serveCommand, certsCommand, versionCommand];
+export const COMMANDS: Command[] = [serveCommand, checkCommand, windowsCommand, certsCommand, versionCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

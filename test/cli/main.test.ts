@@ -19,8 +19,9 @@ describe("fluxgate command line", () => {
   it("lists every command with --help and exits 0", async () => {
     const r = await run(["--help"]);
     assert.equal(r.code, 0);
-    for (const c of COMMANDS) assert.match(r.out, new RegExp(`^  ${c.name} +${c.summary}$`, "m"));
-    assert.deepEqual(COMMANDS.map((c) => c.name), ["serve", "certs", "version"]);
+    const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    for (const c of COMMANDS) assert.match(r.out, new RegExp(`^  ${c.name} +${escape(c.summary)}$`, "m"));
+    assert.deepEqual(COMMANDS.map((c) => c.name), ["serve", "check", "windows", "certs", "version"]);
   });
 
   it("prints the command list and exits 2 with no command", async () => {
@@ -43,7 +44,7 @@ describe("fluxgate command line", () => {
   it("rejects an unknown command with exit 2 and the list of commands", async () => {
     const r = await run(["srve"]);
     assert.equal(r.code, 2);
-    assert.equal(r.err, `fluxgate: unknown command "srve"; expected one of: serve, certs, version (see 'fluxgate --help')\n`);
+    assert.equal(r.err, `fluxgate: unknown command "srve"; expected one of: serve, check, windows, certs, version (see 'fluxgate --help')\n`);
   });
 
   it("rejects unknown flags and missing flag values with exit 2, naming the flag", async () => {
