@@ -14,7 +14,6 @@ import type { EnsuredCerts } from "../../certs/store.ts";
 import { parseDuration } from "../config/duration.ts";
 import { UsageError } from "../errors.ts";
 import { clusterAccess } from "../kube/cluster-access.ts";
-import { createKubeClient } from "../kube/client.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { createLogger } from "../observability/logger.ts";
 import type { Command, Io, ParsedArgs } from "./command.ts";
@@ -103,7 +102,7 @@ export const certsCommand: Command = {
   },
   run: async (args: ParsedArgs, io: Io): Promise<number> => {
     const flags = parseFlags(args, io);
-    const client = flags.secrets !== undefined || flags.patchWebhooks.length > 0 ? kubeClient(flags, io) : undefined;
+    const client = flags.secrets !== undefined || flags.patchWebhooks.length > 0 ? await kubeClient(flags, io) : undefined;
     const before = client !== undefined && flags.secrets !== undefined ? await restoreFromSecrets(client, flags.secrets, flags.dir) : undefined;
     const result = await ensureCerts(flags.dir, {
       service: flags.service,
@@ -224,8 +223,8 @@ function parseFlags(args: ParsedArgs, io: Io): CertsFlags {
 }
 
 /** A client for the cluster of `--kubeconfig` (or the usual lookup); its own log lines go to stderr at warn. */
-function kubeClient(flags: CertsFlags, io: Io): KubeClient {
-  const access = clusterAccess({ mode: "on", ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) }, io.env);
+async function kubeClient(flags: CertsFlags, io: Io): Promise<KubeClient> {
+  const access = await clusterAccess({ mode: "on", ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }) }, io.env);
   if (access === undefined) throw new UsageError("--secret/--patch-webhooks: no cluster to use");
   const stderr = new Writable({
     write(chunk, _encoding, done) {
@@ -233,6 +232,8 @@ function kubeClient(flags: CertsFlags, io: Io): KubeClient {
       done();
     },
   });
+  // Loaded here, not at the top: every `fluxgate` command imports this verb, and the client library is heavy.
+  const { createKubeClient } = await import("../kube/client.ts");
   return createKubeClient({ kubeConfig: access.kubeConfig, log: createLogger({ level: "warn", destination: stderr }), registry: new Registry(), fieldManager: "fluxgate-certs" });
 }
 
