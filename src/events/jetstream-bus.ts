@@ -4,6 +4,7 @@ import type { StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { UnavailableError } from "../errors.ts";
 import type { Bus, PublishAck } from "./bus.ts";
+import { consumeJetStream, ensureConsumer } from "./jetstream-consumer.ts";
 import { STREAMS } from "./streams.ts";
 import type { StreamSpec } from "./streams.ts";
 
@@ -50,6 +51,7 @@ export type JetStreamBusOptions = {
  */
 export function createJetStreamBus(nc: NatsConnection, options: JetStreamBusOptions = {}): Bus {
   const js = jetstream(nc, { timeout: options.publishTimeoutMs ?? 5000 });
+  let manager: ReturnType<typeof jetstreamManager> | undefined;
   return {
     kind: "jetstream",
     async publish(subject, data, msgId): Promise<PublishAck> {
@@ -60,6 +62,14 @@ export function createJetStreamBus(nc: NatsConnection, options: JetStreamBusOpti
       } catch (e) {
         throw new UnavailableError("BusUnavailable", `JetStream did not store the message on ${subject}: ${(e as Error).message}`, { cause: e });
       }
+    },
+    async consume(spec, handler, consumeOptions = {}) {
+      const jsm = await (manager ??= jetstreamManager(nc).catch((e: unknown) => {
+        manager = undefined;
+        throw e;
+      }));
+      await ensureConsumer(jsm, spec);
+      return consumeJetStream(js, jsm, spec, handler, consumeOptions);
     },
     async close() {},
   };

@@ -1,10 +1,12 @@
 /**
  * The embedded mode's bus: JetStream's contract kept in memory — streams by subject, a duplicate window on the
- * message id, per-subject limits — so the receiver and worker behave the same with or without NATS. Nothing
- * survives a restart, which the embedded mode accepts.
+ * message id, per-subject limits, durable consumers with acks and delayed redelivery (`memory-consumer.ts`) — so the
+ * receiver and worker behave the same with or without NATS. Nothing survives a restart of the process, which the
+ * embedded mode accepts.
  */
 import { UnavailableError } from "../errors.ts";
 import type { Bus, PublishAck } from "./bus.ts";
+import { MemoryConsumer } from "./memory-consumer.ts";
 import { STREAMS } from "./streams.ts";
 import type { StreamSpec } from "./streams.ts";
 
@@ -49,6 +51,10 @@ export function createMemoryBus(options: { streams?: readonly StreamSpec[]; now?
     if (seqs !== undefined && at >= 0) seqs.splice(at, 1);
     if (seqs?.length === 0) stream.bySubject.delete(m.subject);
   };
+  const consumers = new Map<string, { stream: Stream; consumer: MemoryConsumer }>();
+  const wakeConsumers = (stream: Stream) => {
+    for (const c of consumers.values()) if (c.stream === stream) c.consumer.wake();
+  };
   let closed = false;
   return {
     kind: "in-process",
@@ -80,11 +86,31 @@ export function createMemoryBus(options: { streams?: readonly StreamSpec[]; now?
         if (oldest === undefined) seqs.shift();
         else remove(stream, oldest);
       }
+      wakeConsumers(stream);
       return { stream: stream.spec.name, seq, duplicate: false };
+    },
+    async consume(spec, handler, options = {}) {
+      if (closed) throw new UnavailableError("BusUnavailable", "the in-process bus is closed");
+      const stream = streams.find((s) => s.spec.name === spec.stream);
+      if (stream === undefined) throw new UnavailableError("BusUnavailable", `no stream ${spec.stream}`);
+      const key = `${spec.stream}/${spec.durable}`;
+      let entry = consumers.get(key);
+      if (entry === undefined) {
+        const view = {
+          name: stream.spec.name,
+          lastSeq: () => stream.seq,
+          get: (seq: number) => stream.messages.get(seq),
+          matches: subjectMatches,
+        };
+        entry = { stream, consumer: new MemoryConsumer(spec, view) };
+        consumers.set(key, entry);
+      } else entry.consumer.spec = spec;
+      return entry.consumer.subscribe(handler, options);
     },
     messages: (name) => [...(streams.find((s) => s.spec.name === name)?.messages.values() ?? [])],
     async close() {
       closed = true;
+      for (const c of consumers.values()) c.consumer.close();
     },
   };
 }

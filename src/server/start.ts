@@ -2,6 +2,7 @@
  * Starts the listeners of the roles a process runs, wires readiness, metrics, certificate reload and config
  * reload, and shuts it all down gracefully. The `serve` command is this plus signal handling.
  */
+import { hostname } from "node:os";
 import { isAbsolute, join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -13,13 +14,21 @@ import type { BusConnection } from "../events/nats-connection.ts";
 import { buildReceiverIndex } from "../webhooks/receiver-index.ts";
 import type { ReceiverIndex } from "../webhooks/receiver-index.ts";
 import { receiverApp } from "../webhooks/receiver-route.ts";
+import { evaluate } from "../admission/evaluate.ts";
+import { admissionApp } from "../admission/route.ts";
 import { watchClusterReceivers } from "../webhooks/cluster-receivers.ts";
 import type { ClusterReceivers } from "../webhooks/cluster-receivers.ts";
 import { mergeReceiverIndexes } from "../webhooks/receiver-index.ts";
 import { clusterAccess } from "../kube/cluster-access.ts";
-import { createKubeClient } from "../kube/client.ts";
+import { startWorker } from "../apply/worker.ts";
+import type { AdmissionInput, Phase } from "../admission/rule.ts";
+import { recordBreakGlassUse } from "../policy/break-glass.ts";
+import type { ClusterPolicies } from "../policy/cluster-policies.ts";
+import { findTenant } from "../policy/tenant-namespaces.ts";
+import { windowHold } from "../policy/window-decision.ts";
+import { windowMetrics } from "../policy/window-metrics.ts";
 import { createMetrics } from "../observability/metrics.ts";
-import { baseApp, healthApp, identityRoute, metricsApp } from "./app.ts";
+import { healthApp, identityRoute, metricsApp } from "./app.ts";
 import { listen } from "./listen.ts";
 import type { Listener, TlsPair } from "./listen.ts";
 import { Readiness } from "./readiness.ts";
@@ -202,9 +211,50 @@ export async function startServer(initial: Config, options: StartOptions): Promi
   }
 
   // The cluster, when there is one to use: Flux Receiver objects (and later the inventory) come from it.
-  const cluster = clusterAccess(config.kube, options.env ?? process.env);
-  const kube = cluster === undefined ? undefined : createKubeClient({ kubeConfig: cluster.kubeConfig, log, registry });
+  const cluster = await clusterAccess(config.kube, options.env ?? process.env);
+  const kube = cluster === undefined ? undefined : (await import("../kube/client.ts")).createKubeClient({ kubeConfig: cluster.kubeConfig, log, registry });
   if (cluster !== undefined) log.info({ cluster: cluster.description }, "using the cluster");
+
+  // Policy: the file's, merged with the cluster's FluxgatePolicy objects when there is a cluster (src/policy).
+  let clusterPolicies: ClusterPolicies | undefined;
+  if (kube !== undefined && (roles.has("admission") || roles.has("worker"))) {
+    readiness.register("policies", "reading the cluster's FluxgatePolicies");
+    const { watchClusterPolicies } = await import("../policy/cluster-policies.ts");
+    const watching = watchClusterPolicies({
+      client: kube,
+      log,
+      base: config.policy,
+      reportStatus: roles.has("admission"), // only the gate writes status.conditions
+      onChange: () => {
+        if (clusterPolicies?.synced() === true) readiness.set("policies", true, clusterPolicies.describe());
+      },
+    });
+    clusterPolicies = watching;
+    watching.whenSynced.then(
+      () => readiness.set("policies", true, watching.describe()),
+      (e: unknown) => readiness.set("policies", false, String((e as Error).message)),
+    );
+    closers.push(() => watching.stop());
+  }
+  const currentPolicy = () => clusterPolicies?.policy() ?? config.policy;
+  const tenantOf = (ns: string) => findTenant(currentPolicy(), ns)?.tenant.name;
+  const windows = windowMetrics(registry);
+  windows.observe({ policy: currentPolicy });
+
+  // Freeze: suspend what a closed window with `freeze: true` covers, resume it after; one replica at a time (Lease).
+  if (kube !== undefined && roles.has("worker")) {
+    const { startFreezeController } = await import("../apply/freeze.ts");
+    const freeze = startFreezeController({
+      client: kube,
+      log,
+      registry,
+      policy: currentPolicy,
+      tenantOf,
+      leaseNamespace: (options.env ?? process.env).POD_NAMESPACE ?? config.tls.namespace,
+      identity: (options.env ?? process.env).POD_NAME ?? hostname(),
+    });
+    closers.push(() => freeze.stop());
+  }
 
   // Receivers: from the configuration file, merged with the cluster's Flux Receiver objects.
   let configReceivers: ReceiverIndex = { byPath: new Map(), all: [] };
@@ -230,15 +280,35 @@ export async function startServer(initial: Config, options: StartOptions): Promi
       closers.push(() => watching.stop());
     }
   }
+  // The apply worker: the cluster's inventory, then the router and applier on the bus (src/apply/worker.ts).
+  if (roles.has("worker")) {
+    if (kube === undefined) log.info("worker idle: no cluster configured (the dry run from --manifests comes later)");
+    else {
+      readiness.register("inventory", "listing the cluster's Flux objects");
+      const worker = startWorker({ bus: () => bus, kube, log, registry, holdUntil: windowHold(currentPolicy, tenantOf) });
+      worker.inventory.whenSynced().then(() => readiness.set("inventory", true, worker.inventory.describe()), () => {});
+      closers.push(() => worker.stop());
+    }
+  }
+
   const receiverRoutes = () =>
     options.routes?.receiver?.fetch ??
     receiverApp({ log, registry, bus: () => bus, receivers: () => receivers, bodyLimit: () => config.http.bodyLimit, ...(options.now === undefined ? {} : { now: options.now }) }).use(identityRoute("receiver")).fetch;
+
+  // The policy is read on every review, so a reload or a FluxgatePolicy change applies at once.
+  const judge = (input: AdmissionInput, phase: Phase) => {
+    const decision = evaluate(input, currentPolicy(), phase);
+    if (decision.breakGlass !== undefined) recordBreakGlassUse(decision.breakGlass, { log, metrics: windows });
+    return decision;
+  };
+  const admissionRoutes = () =>
+    admissionApp({ log, registry, evaluate: judge, bodyLimit: () => config.http.bodyLimit, ...(options.now === undefined ? {} : { now: options.now }) }).use(identityRoute("admission")).fetch;
 
   const startTlsListeners = async () => {
     if (tls === undefined) return;
     const pair = await tls.ready(abort.signal);
     for (const name of tlsListeners) {
-      const fetch = name === "receiver" ? receiverRoutes() : (options.routes?.admission?.fetch ?? baseApp(name, log).use(identityRoute(name)).fetch);
+      const fetch = name === "receiver" ? receiverRoutes() : (options.routes?.admission?.fetch ?? admissionRoutes());
       await serveOn(name, fetch, pair);
     }
     readiness.set("tls", true, "serving certificate loaded");
@@ -263,6 +333,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     }
     if (next.http.bodyLimit > bodyCeiling) restartNeeded.push(`http.bodyLimit (above the listeners' cap of ${bodyCeiling} bytes)`);
     if (next.log.level !== config.log.level) log.level = next.log.level;
+    clusterPolicies?.setBase(next.policy);
     if (roles.has("receiver") && JSON.stringify(next.receivers) !== JSON.stringify(config.receivers)) {
       buildReceivers(next).then(
         (index) => {
