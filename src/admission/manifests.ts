@@ -7,6 +7,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { constructFromEvents, getScalarValue, parseEvents, YAMLException } from "js-yaml";
 import type { Event } from "js-yaml";
+import { lineIndex } from "../config/yaml-lines.ts";
 
 /** One YAML document of a file. */
 export type ManifestDocument = {
@@ -58,18 +59,7 @@ export function parseManifests(text: string, file: string): ManifestDocument[] {
     if (e instanceof YAMLException) throw new ManifestError(file, e.mark === undefined ? undefined : e.mark.line + 1, `not valid YAML: ${e.reason}`, { cause: e });
     throw new ManifestError(file, undefined, `not valid YAML: ${String(e)}`, { cause: e });
   }
-  const lineStarts = [0];
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) lineStarts.push(i + 1);
-  const lineOf = (offset: number): number => {
-    let lo = 0;
-    let hi = lineStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((lineStarts[mid] ?? 0) <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo + 1;
-  };
+  const lineOf = lineIndex(text);
 
   const docs: ManifestDocument[] = [];
   let doc: ManifestDocument | undefined;

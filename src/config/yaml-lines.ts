@@ -14,6 +14,25 @@ const POP = 6;
 
 type Frame = { kind: "map"; path: string; key: string | undefined } | { kind: "seq"; path: string; index: number };
 
+/**
+ * A function from a character offset of `text` to its 1-based line (binary search over line starts).
+ * @example lineIndex("a\nb")(2) // 2
+ */
+export function lineIndex(text: string): (offset: number) => number {
+  const lineStarts = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) lineStarts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((lineStarts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+}
+
 /** Joins a path the way config errors print it: `a.b[2].c`. */
 export function formatPath(segments: ReadonlyArray<PropertyKey>): string {
   let out = "";
@@ -37,18 +56,7 @@ export function yamlLines(source: string): Map<string, number> {
   } catch {
     return lines;
   }
-  const lineStarts = [0];
-  for (let i = 0; i < source.length; i++) if (source.charCodeAt(i) === 10) lineStarts.push(i + 1);
-  const lineOf = (offset: number): number => {
-    let lo = 0;
-    let hi = lineStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((lineStarts[mid] ?? 0) <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo + 1;
-  };
+  const lineOf = lineIndex(source);
 
   const stack: Frame[] = [];
   let documents = 0;

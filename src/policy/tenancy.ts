@@ -5,6 +5,7 @@
  * and denies nothing: with no tenants, no namespace is judged.
  */
 import { z } from "zod";
+import { labelSelectorSchema } from "./label-selector.ts";
 import { breakGlassSchema, windowsSchema } from "./windows.ts";
 import { versionRange } from "./version-range.ts";
 
@@ -46,21 +47,7 @@ const glob = z.string().regex(/^\S+$/, "expected a glob without spaces");
 const range = z.string().refine((r) => versionRange(r) !== undefined, { message: 'expected a semver range like "6.x", ">=1.2.0 <2" or "~2.9"' });
 
 /** A Kubernetes label selector, as in a NetworkPolicy or Flux's `accessFrom.namespaceSelectors`. */
-export const labelSelector = z
-  .strictObject({
-    matchLabels: z.record(z.string(), z.string()).default({}),
-    matchExpressions: z
-      .array(
-        z.strictObject({
-          key: z.string().min(1),
-          operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
-          values: z.array(z.string()).default([]),
-        }),
-      )
-      .default([]),
-  })
-  // An empty selector matches every namespace, which is never what a tenant means.
-  .refine((s) => Object.keys(s.matchLabels).length + s.matchExpressions.length > 0, { message: "an empty selector would match every namespace; give matchLabels or matchExpressions" });
+export const labelSelector = labelSelectorSchema("an empty selector would match every namespace; give matchLabels or matchExpressions");
 
 const tenantSchema = z.strictObject({
   name: dnsLabel,

@@ -27,6 +27,7 @@
  */
 import picomatch from "picomatch";
 import { z } from "zod";
+import { labelSelectorSchema as selectorSchema } from "./label-selector.ts";
 import { Cron } from "croner";
 import { parseDuration } from "../config/duration.ts";
 import { FLUX_KIND_NAMES } from "../flux/kinds.ts";
@@ -42,20 +43,7 @@ const windowName = z
 const glob = z.string().regex(/^!?\S+$/, "expected a glob without spaces, optionally starting with ! to exclude");
 
 /** A Kubernetes label selector over the object's own labels. */
-const labelSelectorSchema = z
-  .strictObject({
-    matchLabels: z.record(z.string(), z.string()).default({}),
-    matchExpressions: z
-      .array(
-        z.strictObject({
-          key: z.string().min(1),
-          operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
-          values: z.array(z.string()).default([]),
-        }),
-      )
-      .default([]),
-  })
-  .refine((s) => Object.keys(s.matchLabels).length + s.matchExpressions.length > 0, { message: "an empty label selector matches every object; give matchLabels or matchExpressions, or leave labels out" });
+const labelSelectorSchema = selectorSchema("an empty label selector matches every object; give matchLabels or matchExpressions, or leave labels out");
 
 const matchSchema = z.strictObject({
   /** Tenants of `policy.tenants` whose namespaces the window covers. */
