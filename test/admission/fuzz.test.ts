@@ -17,25 +17,12 @@ import { FLUX_KINDS } from "../../src/flux/kinds.ts";
 import { createMetrics } from "../../src/observability/metrics.ts";
 import { policySchema } from "../../src/policy/tenancy.ts";
 import { quietLogger } from "../support/quiet-logger.ts";
+import { prng } from "../support/prng.ts";
+import type { Rng } from "../support/prng.ts";
 
 const RUNS = Number(process.env.FLUXGATE_FUZZ_RUNS ?? "10000");
 const EXAMPLES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "flux", "examples");
 
-/** A small deterministic PRNG (mulberry32), so a failure reproduces from its run number. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
-  return { next, int, pick };
-}
-type Rng = ReturnType<typeof prng>;
 
 /** Every object of the example repositories, Flux or not, as seeds. */
 const SEED_OBJECTS: Array<Record<string, unknown>> = readdirSync(EXAMPLES, { recursive: true })

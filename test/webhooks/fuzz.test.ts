@@ -17,24 +17,11 @@ import { buildReceiverIndex } from "../../src/webhooks/receiver-index.ts";
 import { receiverApp } from "../../src/webhooks/receiver-route.ts";
 import { quietLogger } from "../support/quiet-logger.ts";
 import { WEBHOOK_FIXTURES, delivery, fixture } from "../support/webhook-fixtures.ts";
+import { prng } from "../support/prng.ts";
+import type { Rng } from "../support/prng.ts";
 
 const RUNS = Number(process.env.FLUXGATE_FUZZ_RUNS ?? "10000");
 
-/** A small deterministic PRNG (mulberry32), so a failure reproduces from its seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
-  return { next, int, pick };
-}
-type Rng = ReturnType<typeof prng>;
 
 /** Every JSON fixture, as seeds for every provider (a provider must cope with another's payload too). */
 const SEEDS: Uint8Array[] = readdirSync(WEBHOOK_FIXTURES, { recursive: true })
