@@ -30,6 +30,7 @@ import { windowMetrics } from "../policy/window-metrics.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import { healthApp, identityRoute, metricsApp } from "./app.ts";
 import { listen } from "./listen.ts";
+import { deliveryLog, statusApp } from "./status.ts";
 import type { Listener, TlsPair } from "./listen.ts";
 import { Readiness } from "./readiness.ts";
 import { createRequestPipeline } from "./request-pipeline.ts";
@@ -113,7 +114,10 @@ export async function startServer(initial: Config, options: StartOptions): Promi
   };
 
   // Health and metrics first, so a probe sees "not ready" (and why) while the rest starts.
-  await serveOn("health", healthApp(readiness, log).fetch);
+  const deliveries = deliveryLog(100);
+  // The status page reads the policy lazily: it is set up further down (file, then cluster FluxgatePolicies).
+  let policyOf: () => Config["policy"] = () => config.policy;
+  await serveOn("health", healthApp(readiness, log).use(statusApp({ log, readiness, roles: [...roles], policy: () => policyOf(), deliveries: () => deliveries.list(), ...(options.now === undefined ? {} : { now: options.now }) })).fetch);
   await serveOn("metrics", metricsApp(registry, log).fetch);
 
   // Serving certificate: given files, or a self-signed pair generated (and renewed) under tls.dir.
@@ -237,6 +241,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     closers.push(() => watching.stop());
   }
   const currentPolicy = () => clusterPolicies?.policy() ?? config.policy;
+  policyOf = currentPolicy;
   const tenantOf = (ns: string) => findTenant(currentPolicy(), ns)?.tenant.name;
   const windows = windowMetrics(registry);
   windows.observe({ policy: currentPolicy });
@@ -293,7 +298,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
 
   const receiverRoutes = () =>
     options.routes?.receiver?.fetch ??
-    receiverApp({ log, registry, bus: () => bus, receivers: () => receivers, bodyLimit: () => config.http.bodyLimit, ...(options.now === undefined ? {} : { now: options.now }) }).use(identityRoute("receiver")).fetch;
+    receiverApp({ log, registry, bus: () => bus, receivers: () => receivers, bodyLimit: () => config.http.bodyLimit, record: (d) => deliveries.record(d), ...(options.now === undefined ? {} : { now: options.now }) }).use(identityRoute("receiver")).fetch;
 
   // The policy is read on every review, so a reload or a FluxgatePolicy change applies at once.
   const judge = (input: AdmissionInput, phase: Phase) => {

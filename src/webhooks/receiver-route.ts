@@ -16,6 +16,7 @@ import { RequestError, UnavailableError } from "../errors.ts";
 import { baseApp } from "../server/app.ts";
 import { readBody, requestIdOf } from "../server/request-pipeline.ts";
 import type { Delivery, Provider } from "./provider.ts";
+import type { DeliveryRecord } from "../server/status.ts";
 import type { Receiver, ReceiverIndex } from "./receiver-index.ts";
 
 export type ReceiverRouteOptions = {
@@ -25,7 +26,12 @@ export type ReceiverRouteOptions = {
   receivers: () => ReceiverIndex;
   bodyLimit: () => number;
   now?: () => Date;
+  /** Told every answered delivery (the status page keeps the last ones). */
+  record?: (delivery: DeliveryRecord) => void;
 };
+
+/** What the route learned about a delivery before it answered, for the delivery log. */
+type Seen = { receiver: string; provider: string; eventType: string; answer?: ReceiverAnswer };
 
 /** The outcome a delivery is counted and logged under. */
 type Result = "accepted" | "duplicate" | "ping" | "ignored" | "unauthorized" | "malformed" | "not_found" | "suspended" | "unavailable" | "too_large";
@@ -90,9 +96,10 @@ export function receiverApp(options: ReceiverRouteOptions) {
     registers: [options.registry],
   });
 
-  const handle = async (request: Request): Promise<Response> => {
+  const handle = async (request: Request, seen: Seen): Promise<Response> => {
     const url = new URL(request.url);
     const receiver = options.receivers().byPath.get(url.pathname);
+    if (receiver !== undefined) seen.receiver = `${receiver.namespace}/${receiver.name}`;
     const count = (provider: string, result: Result) => deliveries.inc({ provider, receiver: receiver === undefined ? "" : `${receiver.namespace}/${receiver.name}`, result });
     if (receiver === undefined) {
       count("", "not_found");
@@ -118,6 +125,7 @@ export function receiverApp(options: ReceiverRouteOptions) {
     }
     const delivery: Delivery = { method: request.method, headers: request.headers, body, url };
     const provider = pickProvider(receiver, delivery);
+    seen.provider = provider.name;
     const auth = await provider.authenticate(delivery, receiver.secret, now());
     if (!auth.ok) {
       count(provider.name, "unauthorized");
@@ -127,11 +135,15 @@ export function receiverApp(options: ReceiverRouteOptions) {
     let classified;
     try {
       classified = provider.classify(delivery);
+      seen.eventType = classified.eventType;
     } catch (e) {
       count(provider.name, "malformed");
       throw e;
     }
-    const answer = (status: number, a: ReceiverAnswer) => Response.json(a, { status });
+    const answer = (status: number, a: ReceiverAnswer) => {
+      seen.answer = a;
+      return Response.json(a, { status });
+    };
     if (classified.type === "ping") {
       count(provider.name, "ping");
       return answer(200, { result: "ping", receiver: name, reason: classified.reason });
@@ -194,5 +206,31 @@ export function receiverApp(options: ReceiverRouteOptions) {
     return answer(202, { result: "accepted", receiver: name, events: acks });
   };
 
-  return baseApp("receiver", log).all("/hook/*", ({ request }) => handle(request), { parse: "none" });
+  const answered = async (request: Request): Promise<Response> => {
+    const seen: Seen = { receiver: "", provider: "", eventType: "" };
+    const at = now().toISOString();
+    try {
+      const response = await handle(request, seen);
+      const a = seen.answer;
+      const { receiver, provider, eventType } = seen;
+      options.record?.({
+        at,
+        receiver,
+        provider,
+        eventType,
+        status: response.status,
+        result: a?.result ?? "",
+        events: a?.result === "accepted" ? a.events.map((e) => e.id) : [],
+        ...(a !== undefined && a.result !== "accepted" ? { reason: a.reason } : {}),
+      });
+      return response;
+    } catch (e) {
+      const { receiver, provider, eventType } = seen;
+      options.record?.({ at, receiver, provider, eventType, status: e instanceof RequestError ? e.status : 500, result: e instanceof RequestError ? e.reason : "InternalError", events: [], reason: e instanceof Error ? e.message : String(e) });
+      throw e;
+    }
+  };
+
+  // An async handler that awaits: Elysia only routes a rejection to onError when it sees the handler is async.
+  return baseApp("receiver", log).all("/hook/*", async ({ request }) => await answered(request), { parse: "none" });
 }
