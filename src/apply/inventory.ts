@@ -13,7 +13,7 @@ import { createInformer } from "../kube/informer.ts";
 import type { Informer } from "../kube/informer.ts";
 import type { KubeObject } from "../kube/object.ts";
 import { isKubeApiError } from "../errors.ts";
-import { InventoryIndex } from "./inventory-index.ts";
+import { InventoryIndex, inventoryOf } from "./inventory-index.ts";
 import type { InventorySnapshot } from "./inventory-index.ts";
 import { inventoryObject } from "./inventory-object.ts";
 import type { InventoryObject } from "./inventory-object.ts";
@@ -214,4 +214,23 @@ export function startInventory(options: InventoryOptions): Inventory {
 function newer(a: string | undefined, b: string | undefined): boolean {
   if (a === undefined || b === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return true;
   return BigInt(a) > BigInt(b);
+}
+
+/**
+ * An inventory that never changes: the objects of `serve --manifests`, synced from the start. Our own (dry-run)
+ * requests are not written back, so each event is decided on the objects as the manifests give them.
+ * @example const inventory = staticInventory(cluster.inventory, `examples/trial`)
+ */
+export function staticInventory(objects: Iterable<InventoryObject>, from: string): Inventory {
+  const index = inventoryOf(objects);
+  const total = [...index.counts().values()].reduce((a, b) => a + b, 0);
+  return {
+    snapshot: index,
+    synced: () => true,
+    whenSynced: () => Promise.resolve(),
+    describe: () => `${total} Flux object(s) from ${from}`,
+    onChange: () => () => {},
+    observe: () => {},
+    stop: () => Promise.resolve(),
+  };
 }

@@ -31,6 +31,33 @@ type FluxReceiver = z.output<typeof fluxReceiver> & KubeObject;
 
 const secretSchema = z.looseObject({ data: z.record(z.string(), z.string()).optional() });
 
+/**
+ * The receiver a Flux `Receiver` object gives, with its Secret's decoded data (or why it could not be read), or why
+ * it cannot be served. Shared by the cluster watch and the manifests of `serve --manifests`.
+ * @example fluxReceiverEntry(receiver, { token: "s3cr3t" }, "cluster") // { path: "/hook/…", … }
+ */
+export function fluxReceiverEntry(object: unknown, secret: Record<string, string> | string | undefined, source: Receiver["source"]): Receiver | string {
+  const parsed = fluxReceiver.safeParse(object);
+  if (!parsed.success) return `not a Flux Receiver: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`;
+  const r = parsed.data;
+  if (providersFor(r.spec.type).length === 0) return `type ${r.spec.type} is not supported`;
+  if (r.spec.secretRef === undefined) return "spec.secretRef is not set";
+  if (typeof secret === "string") return secret;
+  if (secret === undefined) return `Secret ${r.metadata.namespace}/${r.spec.secretRef.name} not found`;
+  if (secret.token === undefined) return `Secret ${r.metadata.namespace}/${r.spec.secretRef.name} has no "token" key`;
+  return receiverEntry({
+    name: r.metadata.name,
+    namespace: r.metadata.namespace,
+    type: r.spec.type,
+    secret,
+    events: r.spec.events ?? [],
+    refs: [],
+    deletions: false,
+    suspend: r.spec.suspend === true,
+    source,
+  });
+}
+
 export type ClusterReceivers = {
   /** Receivers built from the cluster, by path. */
   all(): readonly Receiver[];
@@ -72,41 +99,15 @@ export function watchClusterReceivers(options: ClusterReceiversOptions): Cluster
     const next: Receiver[] = [];
     for (const r of informer.list()) {
       const id = `${r.metadata.namespace}/${r.metadata.name}`;
-      const report = (why: string) => {
-        if (problems.get(id) !== why) log.warn({ receiver: id, reason: why }, "Flux Receiver not served");
-        problems.set(id, why);
-      };
-      if (providersFor(r.spec.type).length === 0) {
-        report(`type ${r.spec.type} is not supported`);
-        continue;
-      }
-      if (r.spec.secretRef === undefined) {
-        report("spec.secretRef is not set");
-        continue;
-      }
-      const secret = await secretOf(r.metadata.namespace, r.spec.secretRef.name);
-      if (typeof secret === "string") {
-        report(secret);
-        continue;
-      }
-      if (secret.token === undefined) {
-        report(`Secret ${r.metadata.namespace}/${r.spec.secretRef.name} has no "token" key`);
+      const ref = r.spec.secretRef;
+      const entry = fluxReceiverEntry(r, ref === undefined ? undefined : await secretOf(r.metadata.namespace, ref.name), "cluster");
+      if (typeof entry === "string") {
+        if (problems.get(id) !== entry) log.warn({ receiver: id, reason: entry }, "Flux Receiver not served");
+        problems.set(id, entry);
         continue;
       }
       problems.delete(id);
-      next.push(
-        receiverEntry({
-          name: r.metadata.name,
-          namespace: r.metadata.namespace,
-          type: r.spec.type,
-          secret,
-          events: r.spec.events ?? [],
-          refs: [],
-          deletions: false,
-          suspend: r.spec.suspend === true,
-          source: "cluster",
-        }),
-      );
+      next.push(entry);
     }
     current = next;
     built = true;

@@ -33,7 +33,8 @@ export type Receiver = {
   refMatches(ref: { ref?: string; branch?: string; tag?: string }): boolean;
   deletions: boolean;
   suspend: boolean;
-  source: "config" | "cluster";
+  /** Where it was read from: the configuration file, the cluster, or the manifests of `serve --manifests`. */
+  source: "config" | "cluster" | "manifests";
 };
 
 export type ReceiverIndex = { byPath: ReadonlyMap<string, Receiver>; all: readonly Receiver[] };
