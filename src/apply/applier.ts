@@ -35,9 +35,26 @@ import { decide, REQUESTED_FOR, requestedForValue } from "./reconcile-state.ts";
 /** When the object's deployment window opens; undefined when it is open now. */
 export type HoldUntil = (target: { namespace: string; kind: string; name: string; labels: Record<string, string> }, now: Date) => Date | undefined;
 
+/** What became of a trigger, for the status page: one per decision (a held trigger is decided again later). */
+export type TriggerOutcome =
+  | { result: "requested" | "would-request" | "gone" | "superseded" }
+  | { result: "held"; until: string }
+  | { result: "waiting"; deadline: string }
+  | { result: "skipped"; reason: string }
+  | { result: "failed"; retryMs: number };
+
+/** A trigger this process holds: for a closed window (until it opens) or for Flux to handle our previous request. */
+export type HeldTrigger = { object: string; reason: "window" | "pending"; until?: string; event: string; change?: string; since: string };
+
+export type Applier = Consumption & {
+  /** Triggers held by this process now, by object. */
+  held(): HeldTrigger[];
+};
+
 export type ApplierOptions = {
   bus: Bus;
-  kube: KubeClient;
+  /** Where reconciles are requested; "dry-run" logs the request it would make and acks (`serve --manifests`). */
+  kube: KubeClient | "dry-run";
   inventory: Inventory;
   log: Logger;
   registry: Registry;
@@ -53,9 +70,11 @@ export type ApplierOptions = {
   consumer?: ConsumerSpec;
   /** Triggers decided and patched at once; default 16. Waiting triggers do not take a slot. */
   concurrency?: number;
+  /** Told what became of each trigger (the status page's deliveries). */
+  onOutcome?: (trigger: Trigger, outcome: TriggerOutcome) => void;
 };
 
-type Waiter = { delivery: Delivery; trigger: Trigger; kind: FluxKind; timer: ReturnType<typeof setTimeout> | undefined };
+type Waiter = { delivery: Delivery; trigger: Trigger; kind: FluxKind; timer: ReturnType<typeof setTimeout> | undefined; since: Date; deadline: Date | undefined };
 
 const decoder = new TextDecoder();
 /** Past the window's opening, so the redelivery finds it open. */
@@ -67,7 +86,7 @@ const CONFLICT_ATTEMPTS = 5;
  * Starts applying; start it once the inventory is synced (decisions read it).
  * @example const applying = await startApplier({ bus, kube, inventory, log, registry, holdUntil })
  */
-export async function startApplier(options: ApplierOptions): Promise<Consumption> {
+export async function startApplier(options: ApplierOptions): Promise<Applier> {
   const { bus, kube, inventory, log } = options;
   const now = options.now ?? (() => new Date());
   const holdUntil = options.holdUntil ?? (() => undefined);
@@ -79,14 +98,15 @@ export async function startApplier(options: ApplierOptions): Promise<Consumption
   const waiters = new Map<string, Waiter>();
   /** Objects with a patch of ours in flight. */
   const patching = new Set<string>();
-  /** Objects held for a window: when it opens. */
-  const heldForWindow = new Map<string, number>();
+  /** Objects held for a window: when the trigger is released (the window opens, or the hold is re-checked). */
+  const heldForWindow = new Map<string, { until: number; opens: Date; trigger: Trigger; since: Date }>();
+  const outcome = options.onOutcome ?? (() => {});
   let stopped = false;
 
   const keyOf = (t: Trigger) => `${t.target.kind}/${t.target.namespace}/${t.target.name}`;
   const gauges = () => {
     const t = Date.now();
-    for (const [k, until] of heldForWindow) if (until <= t) heldForWindow.delete(k);
+    for (const [k, h] of heldForWindow) if (h.until <= t) heldForWindow.delete(k);
     metrics.held.set({ reason: "window" }, heldForWindow.size);
     metrics.held.set({ reason: "pending" }, waiters.size);
   };
@@ -94,8 +114,9 @@ export async function startApplier(options: ApplierOptions): Promise<Consumption
   gaugeTimer.unref?.();
 
   /** A trigger that will never patch on its own: a newer one for the same object took its place. */
-  const supersede = (d: Delivery) => {
+  const supersede = (d: Delivery, t: Trigger) => {
     d.ack();
+    outcome(t, { result: "superseded" });
     metrics.triggersCoalesced.inc();
     metrics.patches.inc({ result: "superseded" });
   };
@@ -105,13 +126,13 @@ export async function startApplier(options: ApplierOptions): Promise<Consumption
     const key = keyOf(trigger);
     const existing = waiters.get(key);
     if (existing !== undefined) {
-      if (existing.delivery.seq > delivery.seq) return supersede(delivery);
+      if (existing.delivery.seq > delivery.seq) return supersede(delivery, trigger);
       waiters.delete(key);
       if (existing.timer !== undefined) clearTimeout(existing.timer);
       // The same message delivered again is the one we hold: nothing to settle twice.
-      if (existing.delivery.seq < delivery.seq) supersede(existing.delivery);
+      if (existing.delivery.seq < delivery.seq) supersede(existing.delivery, existing.trigger);
     }
-    const waiter: Waiter = { delivery, trigger, kind, timer: undefined };
+    const waiter: Waiter = { delivery, trigger, kind, timer: undefined, since: new Date(), deadline };
     if (deadline !== undefined) {
       waiter.timer = setTimeout(() => release(key), Math.max(0, deadline.getTime() - Date.now()) + 1);
       waiter.timer.unref?.();
@@ -128,7 +149,7 @@ export async function startApplier(options: ApplierOptions): Promise<Consumption
     if (w.timer !== undefined) clearTimeout(w.timer);
     gauges();
     void (async () => {
-      if (!(await w.delivery.stored())) return supersede(w.delivery);
+      if (!(await w.delivery.stored())) return supersede(w.delivery, w.trigger);
       await handle(w.delivery, w.trigger, w.kind);
     })().catch((e: unknown) => {
       log.error({ err: e, object: key }, "trigger not handled; it is delivered again later");
@@ -154,27 +175,31 @@ export async function startApplier(options: ApplierOptions): Promise<Consumption
       case "skip":
         metrics.patches.inc({ result: decision.reason });
         if (decision.reason === "suspended") metrics.skipped.inc({ stage: "apply", reason: "suspended" });
+        outcome(t, { result: "skipped", reason: decision.reason });
         log.debug({ object: key, event: t.event.id, reason: decision.reason }, "trigger dropped without a patch");
         d.ack();
         return;
       case "hold": {
         const delay = Math.min(decision.until.getTime() - at.getTime() + OPENING_MARGIN_MS, maxHoldMs);
-        heldForWindow.set(key, at.getTime() + delay);
+        heldForWindow.set(key, { until: at.getTime() + delay, opens: decision.until, trigger: t, since: heldForWindow.get(key)?.since ?? at });
         gauges();
+        outcome(t, { result: "held", until: decision.until.toISOString() });
         log.info({ object: key, event: t.event.id, until: decision.until.toISOString(), recheckMs: delay }, "deployment window closed; trigger held");
         d.nak(delay);
         return;
       }
       case "wait":
         log.debug({ object: key, event: t.event.id, deadline: decision.deadline.toISOString() }, "previous reconcile request not handled yet; trigger waits");
+        outcome(t, { result: "waiting", deadline: decision.deadline.toISOString() });
         return wait(d, t, kind, decision.deadline);
       case "patch": {
         heldForWindow.delete(key);
-        const outcome = await patch(d, t, kind, object, at);
-        if (outcome !== "conflict") return;
+        const patched = await patch(d, t, kind, object, at);
+        if (patched !== "conflict") return;
         if (conflicts + 1 < CONFLICT_ATTEMPTS) return handle(d, t, kind, conflicts + 1);
         metrics.patches.inc({ result: "failed" });
         log.warn({ object: key, event: t.event.id }, "the object kept changing under our reconcile request; trigger delivered again later");
+        outcome(t, { result: "failed", retryMs: failureDelayMs(d.deliveries) });
         d.nak(failureDelayMs(d.deliveries));
         return;
       }
@@ -187,6 +212,13 @@ export async function startApplier(options: ApplierOptions): Promise<Consumption
     const token = formatRfc3339Nano(at);
     const metadata: Record<string, unknown> = { annotations: { [REQUESTED_AT]: token, [REQUESTED_FOR]: requestedForValue(token, t.event.id) } };
     if (object?.resourceVersion !== undefined) metadata.resourceVersion = object.resourceVersion;
+    if (kube === "dry-run") {
+      metrics.patches.inc({ result: "dry_run" });
+      log.info({ object: key, event: t.event.id, change: t.event.change, via: t.via, patch: { metadata } }, `dry run: would request a reconcile of ${t.target.kind} ${t.target.namespace}/${t.target.name}`);
+      outcome(t, { result: "would-request" });
+      d.ack();
+      return "done";
+    }
     patching.add(key);
     try {
       const result = await kube.patch(kind, t.target.namespace, t.target.name, { type: "merge", body: { metadata } });
@@ -194,6 +226,7 @@ export async function startApplier(options: ApplierOptions): Promise<Consumption
       metrics.patches.inc({ result: "patched" });
       metrics.latency.observe(Math.max(0, Date.now() - Date.parse(t.event.receivedAt)) / 1000);
       log.info({ object: key, event: t.event.id, change: t.event.change, via: t.via, requestedAt: token }, "reconcile requested");
+      outcome(t, { result: "requested" });
       d.ack();
       return "done";
     } catch (e) {
@@ -211,6 +244,7 @@ export async function startApplier(options: ApplierOptions): Promise<Consumption
       metrics.patches.inc({ result: "failed" });
       const retryMs = failureDelayMs(d.deliveries);
       log.warn({ err: e, object: key, event: t.event.id, retryMs }, "reconcile request failed; trigger delivered again later");
+      outcome(t, { result: "failed", retryMs });
       d.nak(retryMs);
       return "done";
     } finally {
@@ -222,6 +256,7 @@ export async function startApplier(options: ApplierOptions): Promise<Consumption
   const gone = (d: Delivery, t: Trigger): "done" => {
     metrics.patches.inc({ result: "gone" });
     log.info({ object: keyOf(t), event: t.event.id }, "object gone; trigger dropped");
+    outcome(t, { result: "gone" });
     d.ack();
     return "done";
   };
@@ -253,7 +288,23 @@ export async function startApplier(options: ApplierOptions): Promise<Consumption
     concurrency: options.concurrency ?? 16,
     onError: (e, d) => log.error({ err: e, subject: d.subject, seq: d.seq }, "applying a trigger failed; it is delivered again later"),
   });
+  const held = (): HeldTrigger[] => {
+    gauges();
+    const entry = (object: string, reason: HeldTrigger["reason"], t: Trigger, since: Date, until: Date | undefined): HeldTrigger => ({
+      object,
+      reason,
+      ...(until === undefined ? {} : { until: until.toISOString() }),
+      event: t.event.id,
+      ...(t.event.change === undefined ? {} : { change: t.event.change }),
+      since: since.toISOString(),
+    });
+    return [
+      ...[...heldForWindow].map(([k, h]) => entry(k, "window", h.trigger, h.since, h.opens)),
+      ...[...waiters].map(([k, w]) => entry(k, "pending", w.trigger, w.since, w.deadline)),
+    ].sort((a, b) => (a.object < b.object ? -1 : a.object > b.object ? 1 : 0));
+  };
   return {
+    held,
     async stop() {
       stopped = true;
       unsubscribe();

@@ -31,7 +31,15 @@ export type RouterOptions = {
   consumer?: ConsumerSpec;
   /** Most events routed in one batch; default 64 (two batches may be in flight). */
   concurrency?: number;
+  /** Told each routed event's objects (the status page's deliveries), after the event is acked. */
+  onRouted?: (event: ChangeEvent, targets: RoutedTarget[]) => void;
 };
+
+/**
+ * An object an event concerns: `triggered` (its trigger carries this event), `coalesced` (a newer event of the same
+ * batch carries the trigger), `suspended` (skipped, as Flux would ignore the request).
+ */
+export type RoutedTarget = { object: string; state: "triggered" | "coalesced" | "suspended" };
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -125,6 +133,13 @@ export async function startRouter(options: RouterOptions): Promise<Consumption> 
       for (const t of live) metrics.objectsTargeted.inc({ kind: t.kind, via: t.via });
       if (suspended.length > 0) metrics.skipped.inc({ stage: "route", reason: "suspended" }, suspended.length);
       metrics.eventsRouted.inc({ result: live.length === 0 ? "no_targets" : "routed" });
+      if (options.onRouted !== undefined) {
+        const objectOf = (t: Target) => `${t.kind}/${t.namespace}/${t.name}`;
+        options.onRouted(event, [
+          ...live.map((t): RoutedTarget => ({ object: objectOf(t), state: newest.get(triggerSubject(t))?.event === event ? "triggered" : "coalesced" })),
+          ...suspended.map((t): RoutedTarget => ({ object: objectOf(t), state: "suspended" })),
+        ]);
+      }
       if (log.isLevelEnabled("debug")) {
         log.debug(
           {

@@ -1,9 +1,14 @@
 /**
  * `GET /status` (server-rendered HTML, no build step) and `GET /status.json` on the health listener: what this
  * process runs and sees — versions, readiness, tenants, every deployment window open or closed with its next
- * transition in the window's zone, and the last deliveries the receiver answered.
+ * transition in the window's zone, the triggers the worker holds, and the last deliveries with the objects they
+ * targeted and what became of them.
  */
 import type { Logger } from "pino";
+import type { HeldTrigger, TriggerOutcome } from "../apply/applier.ts";
+import type { RoutedTarget } from "../apply/router.ts";
+import type { ChangeEvent } from "../events/change-event.ts";
+import type { Trigger } from "../events/trigger.ts";
 import type { Policy } from "../policy/tenancy.ts";
 import { windowActivity } from "../policy/windows.ts";
 import { formatInZone } from "../policy/zoned-time.ts";
@@ -11,18 +16,105 @@ import { REVISION, VERSION, runtime } from "../version.ts";
 import { baseApp } from "./app.ts";
 import type { Readiness } from "./readiness.ts";
 
-/** One answered delivery, as the receiver records it. */
-export type DeliveryRecord = { at: string; receiver: string; provider: string; eventType: string; status: number; result: string; events: string[]; reason?: string };
+/** An object a delivery's events concern, and what became of its trigger so far. */
+export type DeliveryTarget = { object: string; outcome: string };
 
-/** The last `size` deliveries, newest first. */
-export function deliveryLog(size = 100): { record(d: DeliveryRecord): void; list(): DeliveryRecord[] } {
+/**
+ * One delivery: as the receiver answered it, and — in a process that also runs the worker — the objects its events
+ * targeted and what became of them. `status` and `result` are missing for events this process only routed (the
+ * receiver that answered runs elsewhere).
+ */
+export type DeliveryRecord = {
+  at: string;
+  receiver: string;
+  provider: string;
+  eventType: string;
+  status?: number;
+  result?: string;
+  events: string[];
+  reason?: string;
+  targets?: DeliveryTarget[];
+};
+
+export type DeliveryLog = {
+  /** A delivery the receiver answered. */
+  record(d: DeliveryRecord): void;
+  /** The objects an event was routed to (the router). */
+  routed(event: ChangeEvent, targets: readonly RoutedTarget[]): void;
+  /** What became of the trigger an event carries (the applier). */
+  outcome(trigger: Trigger, outcome: TriggerOutcome): void;
+  /** Newest first. */
+  list(): DeliveryRecord[];
+};
+
+const ROUTED_STATE: Record<RoutedTarget["state"], string> = {
+  triggered: "triggered",
+  coalesced: "coalesced into a newer event's trigger",
+  suspended: "skipped: suspended",
+};
+
+/** The words the page shows for an applier outcome. */
+export function describeOutcome(o: TriggerOutcome): string {
+  switch (o.result) {
+    case "requested":
+      return "reconcile requested";
+    case "would-request":
+      return "dry run: reconcile would be requested";
+    case "held":
+      return `held until ${o.until} (deployment window closed)`;
+    case "waiting":
+      return `waiting for Flux to handle the previous request (at most until ${o.deadline})`;
+    case "skipped":
+      return `skipped: ${o.reason}`;
+    case "gone":
+      return "object gone";
+    case "superseded":
+      return "superseded by a newer event";
+    case "failed":
+      return `failed; retried in ${Math.round(o.retryMs / 1000)} s`;
+  }
+}
+
+/** The last `size` deliveries, newest first, with their targets as the worker of this process reports them. */
+export function deliveryLog(size = 100): DeliveryLog {
   const entries: DeliveryRecord[] = [];
+  const byEvent = new Map<string, DeliveryRecord>();
+  const add = (d: DeliveryRecord) => {
+    entries.unshift(d);
+    for (const id of d.events) byEvent.set(id, d);
+    while (entries.length > size) for (const id of entries.pop()?.events ?? []) byEvent.delete(id);
+  };
+  const entryFor = (id: string, create: () => DeliveryRecord): DeliveryRecord => {
+    let d = byEvent.get(id);
+    if (d === undefined) {
+      d = create();
+      add(d);
+    }
+    return d;
+  };
   return {
     record(d) {
-      entries.unshift(d);
-      if (entries.length > size) entries.length = size;
+      // The worker may have routed the event before the receiver got to record its answer (in-process bus).
+      const early = d.events.map((id) => byEvent.get(id)).find((x) => x !== undefined);
+      if (early === undefined) return add({ ...d });
+      Object.assign(early, { ...d, targets: early.targets });
     },
-    list: () => [...entries],
+    routed(event, targets) {
+      const d = entryFor(event.id, () => ({ at: event.receivedAt, receiver: `${event.receiver.namespace}/${event.receiver.name}`, provider: event.provider, eventType: event.eventType, events: [event.id] }));
+      // On the in-process bus the applier can report before the router does: keep what it said.
+      const known = new Map((d.targets ?? []).map((t) => [t.object, t.outcome]));
+      d.targets = targets.map((t) => ({ object: t.object, outcome: (t.state === "triggered" ? known.get(t.object) : undefined) ?? ROUTED_STATE[t.state] }));
+    },
+    outcome(trigger, outcome) {
+      const e = trigger.event;
+      const d = entryFor(e.id, () => ({ at: e.receivedAt, receiver: `${e.receiver.namespace}/${e.receiver.name}`, provider: e.provider, eventType: e.kind, events: [e.id] }));
+      const object = `${trigger.target.kind}/${trigger.target.namespace}/${trigger.target.name}`;
+      d.targets ??= [];
+      const target = d.targets.find((t) => t.object === object);
+      if (target === undefined) d.targets.push({ object, outcome: describeOutcome(outcome) });
+      else target.outcome = describeOutcome(outcome);
+    },
+    list: () => entries.map((d) => ({ ...d, ...(d.targets === undefined ? {} : { targets: d.targets.map((t) => ({ ...t })) }) })),
   };
 }
 
@@ -32,6 +124,8 @@ export type StatusOptions = {
   roles: readonly string[];
   policy: () => Policy;
   deliveries: () => DeliveryRecord[];
+  /** Triggers the worker of this process holds; none when it runs no worker. */
+  held?: () => HeldTrigger[];
   now?: () => Date;
 };
 
@@ -41,6 +135,7 @@ export type StatusData = {
   checks: Array<{ name: string; ready: boolean; reason: string }>;
   tenants: Array<{ name: string; namespaces: string[]; serviceAccountName: string }>;
   windows: Array<{ name: string; kind: string; timeZone: string; active: boolean; nextTransition?: string; nextTransitionUtc?: string }>;
+  held: HeldTrigger[];
   deliveries: DeliveryRecord[];
   generatedAt: string;
 };
@@ -66,6 +161,7 @@ export function statusData(o: StatusOptions): StatusData {
         ...(a.changesAt === undefined ? {} : { nextTransition: formatInZone(a.changesAt, zone), nextTransitionUtc: a.changesAt.toISOString() }),
       };
     }),
+    held: o.held?.() ?? [],
     deliveries: o.deliveries(),
     generatedAt: now.toISOString(),
   };
@@ -81,12 +177,18 @@ function table(headers: string[], rows: unknown[][], empty: string): string {
   return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
+function targetsText(targets: DeliveryTarget[] | undefined): string {
+  if (targets === undefined) return "";
+  if (targets.length === 0) return "no Flux object concerned";
+  return targets.map((t) => `${t.object}: ${t.outcome}`).join("\n");
+}
+
 /** The HTML page for `data`; every value is escaped. */
 export function statusHtml(d: StatusData): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Fluxgate status</title>
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f3f3f3}.ok{color:#176f2c}.bad{color:#b00020}.empty{color:#777}</style>
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top;white-space:pre-line}th{background:#f3f3f3}.ok{color:#176f2c}.bad{color:#b00020}.empty{color:#777}</style>
 </head><body>
 <h1>Fluxgate ${escape(d.fluxgate.version)} <span class="${d.ready ? "ok" : "bad"}">${d.ready ? "ready" : "not ready"}</span></h1>
 <p>revision ${escape(d.fluxgate.revision)} · ${escape(d.fluxgate.runtime)} ${escape(d.fluxgate.runtimeVersion)} · roles ${escape(d.fluxgate.roles.join(", "))} · ${escape(d.generatedAt)}</p>
@@ -96,8 +198,10 @@ ${table(["check", "state", "reason"], d.checks.map((c) => [c.name, c.ready ? "ok
 ${table(["tenant", "namespaces", "service account"], d.tenants.map((t) => [t.name, t.namespaces.join(", "), t.serviceAccountName]), "no tenants: the policy judges nothing")}
 <h2>Deployment windows</h2>
 ${table(["window", "kind", "now", "next transition"], d.windows.map((w) => [w.name, w.kind, w.active ? "active" : "inactive", w.nextTransition ?? "none within 400 days"]), "no deployment windows")}
+<h2>Held triggers</h2>
+${table(["object", "held for", "until", "event", "change", "since"], d.held.map((h) => [h.object, h.reason === "window" ? "deployment window" : "previous request", h.until ?? "", h.event, h.change ?? "", h.since]), "no triggers held")}
 <h2>Last deliveries</h2>
-${table(["received", "receiver", "provider", "event", "answer", "events / reason"], d.deliveries.map((x) => [x.at, x.receiver, x.provider, x.eventType, `${x.status} ${x.result}`, x.events.length > 0 ? x.events.join(" ") : (x.reason ?? "")]), "no deliveries yet")}
+${table(["received", "receiver", "provider", "event", "answer", "events / reason", "targets"], d.deliveries.map((x) => [x.at, x.receiver, x.provider, x.eventType, x.status === undefined ? "(answered by another process)" : `${x.status} ${x.result ?? ""}`, x.events.length > 0 ? x.events.join(" ") : (x.reason ?? ""), targetsText(x.targets)]), "no deliveries yet")}
 </body></html>
 `;
 }

@@ -7,7 +7,7 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
 import { startWorker } from "../../src/apply/worker.ts";
-import type { Worker, WorkerOptions } from "../../src/apply/worker.ts";
+import type { Worker, WorkerSettings } from "../../src/apply/worker.ts";
 import type { Bus } from "../../src/events/bus.ts";
 import type { ChangeEvent } from "../../src/events/change-event.ts";
 import { createJetStreamBus, ensureStreams } from "../../src/events/jetstream-bus.ts";
@@ -109,7 +109,7 @@ export async function startCluster(): Promise<Cluster> {
 }
 
 /** A worker on `bus` with quick settings; its own client and registry. */
-export function worker(cluster: Cluster, bus: Bus, extra: Partial<WorkerOptions> = {}): Worker & { registry: Registry } {
+export function worker(cluster: Cluster, bus: Bus, extra: Partial<WorkerSettings> & { inventory?: { resyncMs?: number; absentRetryMs?: number } } = {}): Worker & { registry: Registry } {
   const registry = new Registry();
   const w = startWorker({ bus, kube: cluster.client(registry), log: quietLogger(), registry, ...extra });
   return Object.assign(w, { registry });

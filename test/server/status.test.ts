@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { statusHtml } from "../../src/server/status.ts";
+import { changeEvent } from "../../src/events/change-event.ts";
+import { trigger as triggerSchema } from "../../src/events/trigger.ts";
+import { deliveryLog, statusHtml } from "../../src/server/status.ts";
 import type { StatusData } from "../../src/server/status.ts";
 import { startServer } from "../../src/server/start.ts";
 import type { RunningServer } from "../../src/server/start.ts";
@@ -78,10 +80,61 @@ describe("status page", () => {
       checks: [],
       tenants: [{ name: "<script>alert(1)</script>", namespaces: [], serviceAccountName: "x" }],
       windows: [],
+      held: [],
       deliveries: [],
       generatedAt: "t",
     });
     assert.doesNotMatch(evil, /<script>/);
     assert.match(evil, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  });
+});
+
+describe("delivery log", () => {
+  const event = (id: string) => changeEvent.parse({ id, provider: "github", receiver: { namespace: "apps", name: "hook" }, eventType: "push", kind: "generic", deleted: false, receivedAt: "2026-11-25T10:00:00.000Z" });
+  const trigger = (id: string, name: string) =>
+    triggerSchema.parse({
+      target: { namespace: "apps", kind: "GitRepository", name },
+      labels: {},
+      via: "source",
+      event: { id, provider: "github", receiver: { namespace: "apps", name: "hook" }, kind: "git", receivedAt: "2026-11-25T10:00:00.000Z" },
+      routedAt: "2026-11-25T10:00:00.001Z",
+    });
+  const answered = (id: string) => ({ at: "2026-11-25T10:00:00.000Z", receiver: "apps/hook", provider: "github", eventType: "push", status: 202, result: "accepted", events: [id] });
+
+  it("joins the receiver's answer, the router's targets and the applier's outcomes, whatever their order", () => {
+    const log = deliveryLog(10);
+    // In-process bus: the applier may report before the router, and both before the receiver records its answer.
+    log.outcome(trigger("e1", "web"), { result: "would-request" });
+    log.routed(event("e1"), [
+      { object: "GitRepository/apps/web", state: "triggered" },
+      { object: "GitRepository/apps/old", state: "suspended" },
+    ]);
+    log.record(answered("e1"));
+    log.record(answered("e2"));
+    log.routed(event("e2"), [{ object: "GitRepository/apps/web", state: "triggered" }]);
+    log.outcome(trigger("e2", "web"), { result: "held", until: "2026-12-27T00:00:00.000Z" });
+    assert.deepEqual(
+      log.list().map((d) => [d.events[0], d.status, d.targets]),
+      [
+        ["e2", 202, [{ object: "GitRepository/apps/web", outcome: "held until 2026-12-27T00:00:00.000Z (deployment window closed)" }]],
+        [
+          "e1",
+          202,
+          [
+            { object: "GitRepository/apps/web", outcome: "dry run: reconcile would be requested" },
+            { object: "GitRepository/apps/old", outcome: "skipped: suspended" },
+          ],
+        ],
+      ],
+    );
+  });
+
+  it("shows events only routed here as answered elsewhere, and keeps the newest `size` entries", () => {
+    const log = deliveryLog(3);
+    for (const id of ["a", "b", "c", "d"]) log.routed(event(id), []);
+    assert.deepEqual(log.list().map((d) => [d.events[0], d.status, d.receiver]), [["d", undefined, "apps/hook"], ["c", undefined, "apps/hook"], ["b", undefined, "apps/hook"]]);
+    log.outcome(trigger("a", "web"), { result: "requested" }); // evicted: comes back as a new entry, not a crash
+    assert.equal(log.list()[0]?.targets?.[0]?.outcome, "reconcile requested");
+    assert.equal(log.list().length, 3);
   });
 });
