@@ -2,7 +2,8 @@
  * `fluxgate serve`: runs the configured roles until SIGTERM/SIGINT, then shuts down gracefully. With no flags and
  * no file it runs the embedded mode: every role, self-signed certificates, the in-process bus.
  */
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { LevelWithSilent } from "pino";
 import { configPath, loadConfig } from "../config/load.ts";
 import { LOG_LEVELS, ROLES, listenAddress } from "../config/schema.ts";
@@ -12,7 +13,7 @@ import { UsageError } from "../errors.ts";
 import { createLogger } from "../observability/logger.ts";
 import type { Logger } from "../observability/logger.ts";
 import { startServer } from "../server/start.ts";
-import type { RouteSet } from "../server/start.ts";
+import type { RouteSet, StartOptions } from "../server/start.ts";
 import { REVISION, VERSION, runtime } from "../version.ts";
 import type { Command, Io, ParsedArgs } from "./command.ts";
 import { stringFlag } from "./command.ts";
@@ -29,7 +30,9 @@ accepting, lets in-flight requests finish (http.shutdownTimeout) and exits 0.
 
 With no configuration file this is the embedded mode: admission (HTTPS :9443, self-signed certificate created
 under .fluxgate/certs on first start and reused after), receiver (:9292), metrics (:8080/metrics), health
-(:9440/healthz, /readyz) and the in-process bus.
+(:9440/healthz, /readyz, /status) and the in-process bus. Without a cluster either, it is the trial: the
+manifests in examples/trial stand in for one (a GitHub Receiver with a public token, a tenant, a window) and
+the worker logs the reconciles it would request.
 
 Flags:
   -c, --config <file>        configuration file (YAML); env FLUXGATE_CONFIG; reloaded when it changes
@@ -39,12 +42,15 @@ Flags:
       --metrics-addr <a>     Prometheus metrics listener (default :8080)
       --health-addr <a>      /healthz and /readyz listener (default :9440)
       --log-level <level>    ${LOG_LEVELS.join(", ")} (default info)
+      --manifests <dir>      read Flux objects, Receivers with their Secrets and FluxgatePolicies from these YAML
+                             files instead of a cluster; the worker only logs the reconciles it would request
   -h, --help                 this help
 
 Examples:
   fluxgate serve
   fluxgate serve --config /etc/fluxgate/config.yaml
   fluxgate serve --roles receiver --receiver-addr :9292 --health-addr :9440
+  fluxgate serve --manifests ./clusters/staging --log-level debug
 `,
   options: {
     config: { type: "string", short: "c" },
@@ -54,6 +60,7 @@ Examples:
     "metrics-addr": { type: "string" },
     "health-addr": { type: "string" },
     "log-level": { type: "string" },
+    manifests: { type: "string" },
   },
   run: (args, io) => runServe(args, io),
 };
@@ -88,6 +95,16 @@ function flagOverrides(args: ParsedArgs): (c: Config) => Config {
   });
 }
 
+/** The example the trial reads when there is no configuration file and no cluster. */
+export const TRIAL_MANIFESTS = fileURLToPath(new URL("../../examples/trial", import.meta.url));
+
+/** `--manifests` always wins; with no configuration file, the trial's example stands in for a missing cluster. */
+function manifestsOption(flag: string | undefined, file: string | undefined, cwd: string): { manifests?: StartOptions["manifests"] } {
+  if (flag !== undefined) return { manifests: { dir: resolve(cwd, flag), when: "always" } };
+  if (file === undefined) return { manifests: { dir: TRIAL_MANIFESTS, when: "no-cluster" } };
+  return {};
+}
+
 export type ServeHooks = {
   /** Routes of later roles; tests inject slow routes to prove draining. */
   routes?: RouteSet;
@@ -113,6 +130,7 @@ export async function runServe(args: ParsedArgs, io: Io, hooks: ServeHooks = {})
     env: io.env,
     ...(file === undefined ? {} : { configFile: file }),
     ...(hooks.routes === undefined ? {} : { routes: hooks.routes }),
+    ...manifestsOption(stringFlag(args, "manifests"), file, io.cwd),
   });
   const configWatch =
     file === undefined

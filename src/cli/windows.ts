@@ -15,12 +15,9 @@ import type { Window, WindowPolicy } from "../policy/windows.ts";
 import { formatLocal, formatUtc } from "../policy/zoned-time.ts";
 import type { Command, Io, ParsedArgs } from "./command.ts";
 import { stringFlag } from "./command.ts";
+import { loadStaticCluster, policyConflicts, staticPolicy } from "../manifests/static-cluster.ts";
 
-/**
- * The window policy of a loaded configuration.
- * Wiring: once `policy.windows`/`policy.breakGlass` are in the config schema, this returns
- * `{ windows: config.policy.windows, breakGlass: config.policy.breakGlass }`.
- */
+/** The window policy of a loaded configuration. */
 export function windowPolicyOfConfig(config: Config): WindowPolicy {
   return { windows: config.policy.windows, breakGlass: config.policy.breakGlass };
 }
@@ -33,6 +30,7 @@ applies to; an active deny window holds them, whatever allow windows say.
 
 Flags:
   -c, --config <file>     configuration file (default $FLUXGATE_CONFIG); windows come from policy.windows
+      --manifests <dir>   also the windows of the FluxgatePolicy objects in this folder (as serve --manifests)
       --windows <file>    read the windows from this YAML file instead ({windows: [...], breakGlass: {...}})
       --at <time>         the instant to look at, RFC 3339 with a zone: 2026-12-24T18:00:00Z, 2026-12-24T19:00:00+01:00
       --tenant <name>     only windows that apply to this tenant (and those not limited to tenants)
@@ -43,6 +41,7 @@ Examples:
   fluxgate windows
   fluxgate windows --at 2026-12-24T18:00:00Z --tenant dev-team
   fluxgate windows --windows windows.yaml --output json
+  fluxgate windows --manifests examples/trial
 `;
 
 /** RFC 3339 with a zone (`Z` or an offset); `Date.parse` alone takes too much (zone-less times are local). */
@@ -125,7 +124,14 @@ function formatIssuePath(path: readonly PropertyKey[]): string {
 async function policyFrom(args: ParsedArgs, io: Io): Promise<WindowPolicy> {
   const windowsFile = stringFlag(args, "windows");
   if (windowsFile !== undefined) return readWindowsFile(resolve(io.cwd, windowsFile));
-  return windowPolicyOfConfig(await loadConfig(configPath(stringFlag(args, "config"), io.env, io.cwd)));
+  const config = await loadConfig(configPath(stringFlag(args, "config"), io.env, io.cwd));
+  const manifests = stringFlag(args, "manifests");
+  if (manifests === undefined) return windowPolicyOfConfig(config);
+  const cluster = await loadStaticCluster(resolve(io.cwd, manifests), io.cwd);
+  const conflicts = policyConflicts(config.policy, cluster.policies);
+  if (conflicts.length > 0) throw new ConfigError(manifests, conflicts.map((message) => ({ path: "", message })));
+  const policy = staticPolicy(cluster.policies)(config.policy);
+  return { windows: policy.windows, breakGlass: policy.breakGlass };
 }
 
 const outputs = z.enum(["text", "json"]);
@@ -141,6 +147,7 @@ export const windowsCommand: Command = {
   options: {
     config: { type: "string", short: "c" },
     windows: { type: "string" },
+    manifests: { type: "string" },
     at: { type: "string" },
     tenant: { type: "string" },
     output: { type: "string", short: "o" },

@@ -2,6 +2,7 @@
  * Starts the listeners of the roles a process runs, wires readiness, metrics, certificate reload and config
  * reload, and shuts it all down gracefully. The `serve` command is this plus signal handling.
  */
+import { stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { isAbsolute, join } from "node:path";
 import type { Logger } from "pino";
@@ -21,6 +22,11 @@ import type { ClusterReceivers } from "../webhooks/cluster-receivers.ts";
 import { mergeReceiverIndexes } from "../webhooks/receiver-index.ts";
 import { clusterAccess } from "../kube/cluster-access.ts";
 import { startWorker } from "../apply/worker.ts";
+import type { HeldTrigger } from "../apply/applier.ts";
+import { staticInventory } from "../apply/inventory.ts";
+import { ConfigError } from "../errors.ts";
+import { loadStaticCluster, policyConflicts, staticPolicy } from "../manifests/static-cluster.ts";
+import type { StaticCluster } from "../manifests/static-cluster.ts";
 import type { AdmissionInput, Phase } from "../admission/rule.ts";
 import { recordBreakGlassUse } from "../policy/break-glass.ts";
 import type { ClusterPolicies } from "../policy/cluster-policies.ts";
@@ -56,6 +62,13 @@ export type StartOptions = {
   env?: Record<string, string | undefined>;
   /** Clock for event timestamps (tests). */
   now?: () => Date;
+  /**
+   * A folder of manifests standing in for a cluster (`serve --manifests`): its Flux objects are the worker's
+   * inventory (reconciles only logged), its Receivers are served, its FluxgatePolicies merged. `always` uses it
+   * even when a cluster is reachable; `no-cluster` only when none is (the embedded trial), and a missing folder
+   * is then no error.
+   */
+  manifests?: { dir: string; when: "always" | "no-cluster" };
 };
 
 export type RunningServer = {
@@ -113,11 +126,21 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     return l;
   };
 
+  // The cluster, when there is one to use: Flux Receivers, FluxgatePolicies and the worker's inventory come from
+  // it, or from a folder of manifests standing in for it. Read before any listener, so bad manifests end the start.
+  const cluster = await clusterAccess(config.kube, options.env ?? process.env);
+  const manifests = await manifestsToUse(options, cluster !== undefined, log);
+  if (manifests !== undefined) {
+    const conflicts = policyConflicts(config.policy, manifests.policies);
+    if (conflicts.length > 0) throw new ConfigError(manifests.dir, conflicts.map((message) => ({ path: "", message })));
+  }
+
   // Health and metrics first, so a probe sees "not ready" (and why) while the rest starts.
   const deliveries = deliveryLog(100);
   // The status page reads the policy lazily: it is set up further down (file, then cluster FluxgatePolicies).
   let policyOf: () => Config["policy"] = () => config.policy;
-  await serveOn("health", healthApp(readiness, log).use(statusApp({ log, readiness, roles: [...roles], policy: () => policyOf(), deliveries: () => deliveries.list(), ...(options.now === undefined ? {} : { now: options.now }) })).fetch);
+  let held: () => HeldTrigger[] = () => [];
+  await serveOn("health", healthApp(readiness, log).use(statusApp({ log, readiness, roles: [...roles], policy: () => policyOf(), deliveries: () => deliveries.list(), held: () => held(), ...(options.now === undefined ? {} : { now: options.now }) })).fetch);
   await serveOn("metrics", metricsApp(registry, log).fetch);
 
   // Serving certificate: given files, or a self-signed pair generated (and renewed) under tls.dir.
@@ -214,10 +237,11 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     }
   }
 
-  // The cluster, when there is one to use: Flux Receiver objects (and later the inventory) come from it.
-  const cluster = await clusterAccess(config.kube, options.env ?? process.env);
-  const kube = cluster === undefined ? undefined : (await import("../kube/client.ts")).createKubeClient({ kubeConfig: cluster.kubeConfig, log, registry });
-  if (cluster !== undefined) log.info({ cluster: cluster.description }, "using the cluster");
+  const kube = cluster === undefined || manifests !== undefined ? undefined : (await import("../kube/client.ts")).createKubeClient({ kubeConfig: cluster.kubeConfig, log, registry });
+  if (kube !== undefined) log.info({ cluster: cluster?.description }, "using the cluster");
+  else if (manifests !== undefined) {
+    log.info({ dir: manifests.dir, objects: manifests.inventory.length, receivers: manifests.receivers.map((r) => ({ receiver: `${r.namespace}/${r.name}`, path: r.path })), policies: manifests.policies.map((p) => p.name), ignored: manifests.ignored }, "using manifests instead of a cluster; the worker only logs the reconciles it would request");
+  }
 
   // Policy: the file's, merged with the cluster's FluxgatePolicy objects when there is a cluster (src/policy).
   let clusterPolicies: ClusterPolicies | undefined;
@@ -240,7 +264,8 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     );
     closers.push(() => watching.stop());
   }
-  const currentPolicy = () => clusterPolicies?.policy() ?? config.policy;
+  const withManifests = manifests === undefined ? (p: Config["policy"]) => p : staticPolicy(manifests.policies);
+  const currentPolicy = () => clusterPolicies?.policy() ?? withManifests(config.policy);
   policyOf = currentPolicy;
   const tenantOf = (ns: string) => findTenant(currentPolicy(), ns)?.tenant.name;
   const windows = windowMetrics(registry);
@@ -266,7 +291,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
   let receivers: ReceiverIndex = configReceivers;
   let clusterReceivers: ClusterReceivers | undefined;
   const mergeReceivers = () => {
-    receivers = mergeReceiverIndexes(configReceivers, clusterReceivers?.all() ?? [], (path, kept, dropped) =>
+    receivers = mergeReceiverIndexes(configReceivers, clusterReceivers?.all() ?? manifests?.receivers ?? [], (path, kept, dropped) =>
       log.warn({ path, kept: `${kept.namespace}/${kept.name}`, dropped: `${dropped.namespace}/${dropped.name}` }, "a cluster Receiver has the path of a configured receiver; the configured one is served"),
     );
   };
@@ -287,11 +312,26 @@ export async function startServer(initial: Config, options: StartOptions): Promi
   }
   // The apply worker: the cluster's inventory, then the router and applier on the bus (src/apply/worker.ts).
   if (roles.has("worker")) {
-    if (kube === undefined) log.info("worker idle: no cluster configured (the dry run from --manifests comes later)");
+    const settings = {
+      bus: () => bus,
+      log,
+      registry,
+      holdUntil: windowHold(currentPolicy, tenantOf),
+      onRouted: deliveries.routed,
+      onOutcome: deliveries.outcome,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    };
+    const worker =
+      kube !== undefined
+        ? startWorker({ ...settings, kube })
+        : manifests !== undefined
+          ? startWorker({ ...settings, kube: "dry-run", inventory: staticInventory(manifests.inventory, manifests.dir) })
+          : undefined;
+    if (worker === undefined) log.info("worker idle: no cluster, and no --manifests folder to stand in for one");
     else {
-      readiness.register("inventory", "listing the cluster's Flux objects");
-      const worker = startWorker({ bus: () => bus, kube, log, registry, holdUntil: windowHold(currentPolicy, tenantOf) });
+      readiness.register("inventory", kube === undefined ? "reading manifests" : "listing the cluster's Flux objects");
       worker.inventory.whenSynced().then(() => readiness.set("inventory", true, worker.inventory.describe()), () => {});
+      held = () => worker.held();
       closers.push(() => worker.stop());
     }
   }
@@ -392,4 +432,20 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     bus: () => bus,
     shutdown,
   };
+}
+
+/** The folder of manifests standing in for the cluster, read, when one applies (see `StartOptions.manifests`). */
+async function manifestsToUse(options: StartOptions, haveCluster: boolean, log: Logger): Promise<StaticCluster | undefined> {
+  const m = options.manifests;
+  if (m === undefined) return undefined;
+  if (m.when === "no-cluster") {
+    if (haveCluster) return undefined;
+    try {
+      await stat(m.dir);
+    } catch {
+      log.info({ dir: m.dir }, "no cluster, and no example manifests to stand in for one");
+      return undefined;
+    }
+  } else if (haveCluster) log.warn({ dir: m.dir }, "a cluster is reachable, but --manifests was given: using the manifests, not the cluster");
+  return loadStaticCluster(m.dir, options.baseDir);
 }

@@ -1,6 +1,6 @@
 /**
- * `fluxgate serve` (through test/support/slow-serve.ts) in a child process on this test's runtime, with its JSON
- * log lines parsed as they arrive, for tests of signals, reloads and exit codes.
+ * `fluxgate serve` in a child process on this test's runtime (through test/support/slow-serve.ts, or bin/fluxgate.ts
+ * itself), with its JSON log lines parsed as they arrive, for tests of signals, reloads, exit codes and the trial.
  */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
@@ -24,7 +24,28 @@ export type ServeProcess = {
 
 export function spawnServe(configFile: string): ServeProcess {
   const [cmd, args] = runtimeCommand(join(ROOT, "test/support/slow-serve.ts"), [configFile]);
-  const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  return spawnJsonLines(cmd, args, { cwd: ROOT });
+}
+
+/**
+ * `fluxgate serve ARGS` itself (bin/fluxgate.ts) on this test's runtime; `started()` resolves once the roles'
+ * listeners log "listening" (by listener name → URL).
+ */
+export function spawnFluxgate(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; listeners: string[] }): ServeProcess {
+  const [cmd, full] = runtimeCommand(join(ROOT, "bin/fluxgate.ts"), args);
+  const p = spawnJsonLines(cmd, full, { cwd: options.cwd, env: options.env });
+  const urls = () => Object.fromEntries(p.lines.filter((l) => l.msg === "listening").map((l) => [String(l.listener), String(l.url)]));
+  return {
+    ...p,
+    async started() {
+      await until(() => options.listeners.every((n) => urls()[n] !== undefined), { timeoutMs: 20_000, what: `the listeners ${options.listeners.join(", ")} (stderr: ${p.stderr()})` });
+      return urls();
+    },
+  };
+}
+
+function spawnJsonLines(cmd: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): ServeProcess {
+  const child = spawn(cmd, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"], ...(options.env === undefined ? {} : { env: options.env }) });
   const lines: Array<Record<string, unknown>> = [];
   let buffered = "";
   let stderr = "";
