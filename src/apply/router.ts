@@ -29,7 +29,7 @@ export type RouterOptions = {
   /** Shared with the applier of the same process. */
   coalescing?: CoalescingCounter;
   consumer?: ConsumerSpec;
-  /** Most events routed in one batch; default 64 (two batches may be in flight). */
+  /** Most events routed in one batch; default 512 (two batches may be in flight). A burst routed in big batches stores one trigger per object per batch. */
   concurrency?: number;
   /** Told each routed event's objects (the status page's deliveries), after the event is acked. */
   onRouted?: (event: ChangeEvent, targets: RoutedTarget[]) => void;
@@ -77,7 +77,7 @@ export async function startRouter(options: RouterOptions): Promise<Consumption> 
   const now = options.now ?? (() => new Date());
   const metrics = workerMetrics(options.registry);
   const coalescing = options.coalescing ?? new CoalescingCounter();
-  const concurrency = options.concurrency ?? 64;
+  const concurrency = options.concurrency ?? 512;
 
   const parse = (d: Delivery): ChangeEvent | undefined => {
     try {

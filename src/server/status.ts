@@ -77,12 +77,23 @@ export function describeOutcome(o: TriggerOutcome): string {
 
 /** The last `size` deliveries, newest first, with their targets as the worker of this process reports them. */
 export function deliveryLog(size = 100): DeliveryLog {
-  const entries: DeliveryRecord[] = [];
+  // A ring, oldest at `next`: the worker adds an entry per routed event, so adding must not move the others.
+  const entries: Array<DeliveryRecord | undefined> = new Array<DeliveryRecord | undefined>(size);
+  let next = 0;
   const byEvent = new Map<string, DeliveryRecord>();
   const add = (d: DeliveryRecord) => {
-    entries.unshift(d);
+    for (const id of entries[next]?.events ?? []) if (byEvent.get(id) === entries[next]) byEvent.delete(id);
+    entries[next] = d;
+    next = (next + 1) % size;
     for (const id of d.events) byEvent.set(id, d);
-    while (entries.length > size) for (const id of entries.pop()?.events ?? []) byEvent.delete(id);
+  };
+  const newestFirst = (): DeliveryRecord[] => {
+    const out: DeliveryRecord[] = [];
+    for (let i = 1; i <= size; i++) {
+      const d = entries[(next - i + size) % size];
+      if (d !== undefined) out.push(d);
+    }
+    return out;
   };
   const entryFor = (id: string, create: () => DeliveryRecord): DeliveryRecord => {
     let d = byEvent.get(id);
@@ -114,7 +125,7 @@ export function deliveryLog(size = 100): DeliveryLog {
       if (target === undefined) d.targets.push({ object, outcome: describeOutcome(outcome) });
       else target.outcome = describeOutcome(outcome);
     },
-    list: () => entries.map((d) => ({ ...d, ...(d.targets === undefined ? {} : { targets: d.targets.map((t) => ({ ...t })) }) })),
+    list: () => newestFirst().map((d) => ({ ...d, ...(d.targets === undefined ? {} : { targets: d.targets.map((t) => ({ ...t })) }) })),
   };
 }
 
