@@ -235,7 +235,10 @@ export function createInformer<T extends KubeObject = KubeObject>(options: Infor
       } catch (e) {
         if (stopped) return;
         failures++;
-        log.warn({ err: e, failures }, "list failed; trying again after back-off");
+        // A kind the cluster does not serve (a CRD not installed yet) is said once; the retries go on quietly.
+        const notServed = isKubeApiError(e) && e.status === 404;
+        if (notServed && failures > 1) log.debug({ failures, status: 404 }, "list failed; trying again after back-off");
+        else log.warn({ err: e, failures }, notServed ? "list failed: the cluster does not serve this kind; trying again after back-off" : "list failed; trying again after back-off");
         await pause(failures);
         continue;
       }
