@@ -18,8 +18,11 @@ import { allowedResponse, describeObject, parseReview, reviewResponse, toAdmissi
 import type { AdmissionReview, AdmissionReviewResponse } from "./review.ts";
 import type { AdmissionInput, Decision, Phase } from "./rule.ts";
 
-/** Judges one request in one phase; `(input, phase) => evaluate(input, config.policy, phase)` in the server. */
-export type Evaluator = (input: AdmissionInput, phase: Phase) => Decision;
+/**
+ * Judges one request in one phase; `(input, phase) => evaluate(input, config.policy, phase)` in the server, which
+ * may first look up what the review does not carry (the namespace's labels).
+ */
+export type Evaluator = (input: AdmissionInput, phase: Phase) => Decision | Promise<Decision>;
 
 export type AdmissionAppOptions = {
   log: Logger;
@@ -129,7 +132,7 @@ export function admissionApp(options: AdmissionAppOptions) {
     }
     let decision: Decision;
     try {
-      decision = evaluate(toAdmissionInput(r, now()), phase);
+      decision = await evaluate(toAdmissionInput(r, now()), phase);
     } catch (e) {
       // A bug, not a verdict: answer 500 (the error mapping logs the stack) so the webhook's failurePolicy decides.
       count("error");

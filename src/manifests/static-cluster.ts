@@ -30,7 +30,9 @@ export type StaticCluster = {
   receivers: Receiver[];
   /** FluxgatePolicy objects, to merge into the configuration's policy. */
   policies: ClusterPolicySource[];
-  /** Objects of other kinds (Namespaces, Deployments …), counted only. */
+  /** Namespaces defined there, with their labels (tenants may own namespaces by label). */
+  namespaces: Map<string, Record<string, string> | undefined>;
+  /** Objects of other kinds (Deployments …), counted only. */
   ignored: number;
 };
 
@@ -98,6 +100,7 @@ export async function loadStaticCluster(dir: string, cwd: string): Promise<Stati
   const receivers: Receiver[] = [];
   const policies: ClusterPolicySource[] = [];
   const seen = new Map<string, string>();
+  const namespaces = new Map<string, Record<string, string> | undefined>();
   let ignored = 0;
   for (const { object, file, line } of located) {
     const where = `${relative(cwd, file) || file}:${line}`;
@@ -105,6 +108,10 @@ export async function loadStaticCluster(dir: string, cwd: string): Promise<Stati
       const r = parseClusterPolicy(object);
       if ("outcome" in r) problem(file, line, `FluxgatePolicy ${object.metadata.name}: ${r.outcome.message}`);
       else policies.push(r.source);
+      continue;
+    }
+    if (object.kind === "Namespace" && object.apiVersion === "v1") {
+      namespaces.set(object.metadata.name, object.metadata.labels);
       continue;
     }
     const kind = findFluxKind(object.kind);
@@ -139,7 +146,7 @@ export async function loadStaticCluster(dir: string, cwd: string): Promise<Stati
   }
   if (listing.files.length === 0 && listing.errors.length === 0) problem(dir, undefined, "holds no YAML files");
   if (issues.length > 0) throw new ConfigError(dir, issues);
-  return { dir, inventory, receivers, policies, ignored };
+  return { dir, inventory, receivers, policies, namespaces, ignored };
 }
 
 /**

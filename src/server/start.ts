@@ -21,6 +21,8 @@ import { watchClusterReceivers } from "../webhooks/cluster-receivers.ts";
 import type { ClusterReceivers } from "../webhooks/cluster-receivers.ts";
 import { mergeReceiverIndexes } from "../webhooks/receiver-index.ts";
 import { clusterAccess } from "../kube/cluster-access.ts";
+import { staticNamespaceLabels, watchNamespaceLabels } from "../kube/namespace-labels.ts";
+import type { NamespaceLabelSource } from "../kube/namespace-labels.ts";
 import { startWorker } from "../apply/worker.ts";
 import type { HeldTrigger } from "../apply/applier.ts";
 import { staticInventory } from "../apply/inventory.ts";
@@ -267,7 +269,22 @@ export async function startServer(initial: Config, options: StartOptions): Promi
   const withManifests = manifests === undefined ? (p: Config["policy"]) => p : staticPolicy(manifests.policies);
   const currentPolicy = () => clusterPolicies?.policy() ?? withManifests(config.policy);
   policyOf = currentPolicy;
-  const tenantOf = (ns: string) => findTenant(currentPolicy(), ns)?.tenant.name;
+  // Tenants may own namespaces by label, which a review does not carry: the namespaces are watched (or read from
+  // the manifests), and a namespace the watch has not delivered yet is read before its request is judged.
+  let namespaces: NamespaceLabelSource | undefined;
+  if (manifests !== undefined) namespaces = staticNamespaceLabels(manifests.namespaces);
+  else if (kube !== undefined && (roles.has("admission") || roles.has("worker"))) {
+    readiness.register("namespaces", "listing namespaces (tenants may own them by label)");
+    const watching = watchNamespaceLabels({ client: kube, log });
+    namespaces = watching;
+    watching.whenSynced.then(
+      () => readiness.set("namespaces", true, "namespaces listed"),
+      (e: unknown) => readiness.set("namespaces", false, String((e as Error).message)),
+    );
+    closers.push(() => watching.stop());
+  }
+  const namespaceLabels = namespaces === undefined ? undefined : (ns: string) => namespaces?.labels(ns);
+  const tenantOf = (ns: string) => findTenant(currentPolicy(), ns, namespaceLabels)?.tenant.name;
   const windows = windowMetrics(registry);
   windows.observe({ policy: currentPolicy });
 
@@ -341,8 +358,10 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     receiverApp({ log, registry, bus: () => bus, receivers: () => receivers, bodyLimit: () => config.http.bodyLimit, record: (d) => deliveries.record(d), ...(options.now === undefined ? {} : { now: options.now }) }).use(identityRoute("receiver")).fetch;
 
   // The policy is read on every review, so a reload or a FluxgatePolicy change applies at once.
-  const judge = (input: AdmissionInput, phase: Phase) => {
-    const decision = evaluate(input, currentPolicy(), phase);
+  const judge = async (input: AdmissionInput, phase: Phase) => {
+    const policy = currentPolicy();
+    if (namespaces !== undefined && policy.tenants.some((t) => t.namespaceSelector !== undefined)) await namespaces.ensure(input.namespace);
+    const decision = evaluate(input, policy, phase, namespaceLabels === undefined ? {} : { namespaceLabels });
     if (decision.breakGlass !== undefined) recordBreakGlassUse(decision.breakGlass, { log, metrics: windows });
     return decision;
   };

@@ -47,14 +47,15 @@ describe("a cluster read from manifests", () => {
     assert.deepEqual(policy.windows.map((w) => w.name), ["no-weekend-deploys"]);
   });
 
-  it("takes Secret data as base64 or stringData, objects without a namespace in default, and counts other kinds", async () => {
+  it("takes Secret data as base64 or stringData, objects without a namespace in default, Namespaces with labels, and counts other kinds", async () => {
     const { cluster } = await load("ok", {
       "a.yaml": `${RECEIVER("tok")}---\napiVersion: v1\nkind: Secret\nmetadata: {name: tok, namespace: apps}\ndata: {token: ${Buffer.from("b64-token").toString("base64")}}\n`,
-      "b.yml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: web}\nspec: {url: https://github.com/org/web}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n---\n",
+      "b.yml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: web}\nspec: {url: https://github.com/org/web}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: apps, labels: {team: a}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",
     });
     assert.equal(cluster?.receivers[0]?.path, webhookPath("b64-token", "hook", "apps"));
     assert.ok(cluster?.inventory.some((o) => o.kind === "GitRepository" && o.namespace === "default"));
-    assert.equal(cluster?.ignored, 1);
+    assert.deepEqual([...(cluster?.namespaces ?? [])], [["apps", { team: "a" }]], "namespaces with their labels, for tenants' namespaceSelector");
+    assert.equal(cluster?.ignored, 1, "the Deployment");
   });
 
   it("names the file and line of every problem, all at once", async () => {
