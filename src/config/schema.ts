@@ -95,6 +95,21 @@ const httpSchema = z.strictObject({
   shutdownTimeout: duration.prefault("30s"),
 });
 
+const positiveInt = (what: string) => z.number({ error: `expected a whole number of ${what}` }).int({ error: `expected a whole number of ${what}` }).min(1);
+
+const workerSchema = z.strictObject({
+  /** Most events routed in one batch; a burst routed in big batches stores one trigger per object per batch. */
+  routeBatch: positiveInt("events").default(512),
+  /** Triggers decided and patched at once. */
+  applyConcurrency: positiveInt("triggers").default(16),
+  /** Longest single hold of a trigger for a closed window before it is checked again (the window may have changed). */
+  maxHold: duration.prefault("15m"),
+  /** How long Fluxgate's unhandled reconcile request holds newer triggers back before it asks again anyway. */
+  pendingTimeout: duration.prefault("10m"),
+  /** How often the inventory's caches are replayed (informer resync). */
+  resync: duration.prefault("10m"),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS).default("info"),
 });
@@ -132,6 +147,8 @@ export const configSchema = z.strictObject({
   bus: busSchema.prefault({}),
   /** The Kubernetes API: Flux Receiver objects (and later the inventory of Flux objects) come from there. */
   kube: kubeSchema.prefault({}),
+  /** The apply worker's settings (restart). */
+  worker: workerSchema.prefault({}),
   /** Webhook receivers served on the receiver listener (more come from the cluster's Flux `Receiver` objects). */
   receivers: z
     .array(receiverConfig)

@@ -329,10 +329,13 @@ export async function startServer(initial: Config, options: StartOptions): Promi
   }
   // The apply worker: the cluster's inventory, then the router and applier on the bus (src/apply/worker.ts).
   if (roles.has("worker")) {
+    const w = config.worker;
     const settings = {
       bus: () => bus,
       log,
       registry,
+      router: { concurrency: w.routeBatch },
+      applier: { concurrency: w.applyConcurrency, maxHoldMs: w.maxHold, pendingTimeoutMs: w.pendingTimeout },
       holdUntil: windowHold(currentPolicy, tenantOf),
       onRouted: deliveries.routed,
       onOutcome: deliveries.outcome,
@@ -340,7 +343,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     };
     const worker =
       kube !== undefined
-        ? startWorker({ ...settings, kube })
+        ? startWorker({ ...settings, kube, inventory: { resyncMs: w.resync } })
         : manifests !== undefined
           ? startWorker({ ...settings, kube: "dry-run", inventory: staticInventory(manifests.inventory, manifests.dir) })
           : undefined;
@@ -392,7 +395,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
 
   const reconfigure = (next: Config) => {
     const restartNeeded: string[] = [];
-    for (const key of ["roles", "listen", "tls", "bus", "kube"] as const) {
+    for (const key of ["roles", "listen", "tls", "bus", "kube", "worker"] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) restartNeeded.push(key);
     }
     if (next.http.bodyLimit > bodyCeiling) restartNeeded.push(`http.bodyLimit (above the listeners' cap of ${bodyCeiling} bytes)`);

@@ -70,7 +70,7 @@ describe("configuration file", () => {
       "2 listen.admision: unknown key; expected one of: admission, receiver, metrics, health",
     ]);
     assert.deepEqual(errorLines("logging:\n  level: debug\n"), [
-      "1 logging: unknown key; expected one of: roles, listen, tls, http, log, bus, kube, receivers, policy",
+      "1 logging: unknown key; expected one of: roles, listen, tls, http, log, bus, kube, worker, receivers, policy",
     ]);
   });
 
@@ -130,5 +130,14 @@ describe("configuration file", () => {
     assert.equal(configPath(undefined, { FLUXGATE_CONFIG: "/x.yaml" }, "/work"), "/x.yaml");
     assert.equal(configPath(undefined, { FLUXGATE_CONFIG: "" }, "/work"), undefined);
     assert.equal(configPath(undefined, {}, "/work"), undefined);
+  });
+});
+
+describe("worker settings", () => {
+  it("reads durations and counts, and says what is wrong", () => {
+    const c = parseConfig("worker: {routeBatch: 64, maxHold: 5m, pendingTimeout: 90s}", "w.yaml");
+    assert.deepEqual(c.worker, { routeBatch: 64, applyConcurrency: 16, maxHold: 300_000, pendingTimeout: 90_000, resync: 600_000 });
+    assert.throws(() => parseConfig("worker: {applyConcurrency: 0}", "w.yaml"), /w\.yaml:1: worker\.applyConcurrency: expected at least 1/);
+    assert.throws(() => parseConfig("worker: {routeBatch: 2.5}", "w.yaml"), /w\.yaml:1: worker\.routeBatch: expected a whole number of events/);
   });
 });
