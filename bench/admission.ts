@@ -7,6 +7,7 @@
  * on the runtime named, all with the same certificate.
  *
  *   bun bench/admission.ts [runtime=bun] [seconds=10] [concurrency=32] [rate=2000]
+ *   BENCH_PROFILE_DIR=<dir> writes a CPU profile of Fluxgate there (Bun, Node).
  *
  * Prints closed-loop throughput at `concurrency` with each server's CPU time per request (from /proc, so it does not
  * depend on what else the machine is doing), then latency at a fixed `rate` of requests per second (open loop,
@@ -111,7 +112,9 @@ async function main(): Promise<void> {
     return { rss: mib("VmRSS"), peak: mib("VmHWM") };
   };
   try {
-    const fluxgate = await start([join(root, "bin/fluxgate.ts"), "serve", "--config", join(dir, "fluxgate.yaml")], async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status === 200);
+    // BENCH_PROFILE_DIR=<dir>: Fluxgate runs under the runtime's CPU profiler (Bun and Node: --cpu-prof), written on exit.
+    const profile = process.env.BENCH_PROFILE_DIR === undefined || runtime === "deno" ? [] : ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`];
+    const fluxgate = await start([...profile, join(root, "bin/fluxgate.ts"), "serve", "--config", join(dir, "fluxgate.yaml")], async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status === 200);
     const servers = [
       { name: "bare, native server", port: nativePort, child: await start([join(root, "bench/admission.ts"), "--bare-server", "native", String(nativePort), certDir], async () => (await post(nativePort, "/", "{}", ca).catch(() => 0)) === 200) },
       { name: "bare, Fluxgate's transport", port: transportPort, child: await start([join(root, "bench/admission.ts"), "--bare-server", "transport", String(transportPort), certDir], async () => (await post(transportPort, "/", "{}", ca).catch(() => 0)) === 200) },

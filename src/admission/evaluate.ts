@@ -63,8 +63,11 @@ export function evaluate(input: AdmissionInput, policy: Policy, phase: Phase, op
   if (match === undefined) return withWindows(exempted({ kind: "no-tenant", reason: `namespace "${input.namespace}" belongs to no tenant and no default tenant is set` }));
 
   const { tenant } = match;
-  const own = [...new Set([input.namespace, ...tenant.namespaces])].map((ns) => JSON.stringify(ns));
-  if (tenant.namespaceSelector !== undefined) own.push(`namespaces labelled ${describeSelector(tenant.namespaceSelector)}`);
+  const own = () => {
+    const phrases = [...new Set([input.namespace, ...tenant.namespaces])].map((ns) => JSON.stringify(ns));
+    if (tenant.namespaceSelector !== undefined) phrases.push(`namespaces labelled ${describeSelector(tenant.namespaceSelector)}`);
+    return phrases;
+  };
   const ctx: RuleContext = {
     object,
     paths,

@@ -9,6 +9,7 @@
  * `configMapRef`, `postBuild.substituteFrom[]`, `valuesFrom[]`, HelmChart `spec.sourceRef`, GitRepository
  * `spec.include[].repository` and Alert `spec.providerRef`.
  */
+import { memo } from "../memo.ts";
 import { fluxKind } from "./kinds.ts";
 import type { FluxKindName } from "./kinds.ts";
 
@@ -187,9 +188,7 @@ export type FoundValue = { path: string; value: unknown };
  */
 export function valuesAt(object: unknown, path: string): FoundValue[] {
   let found: FoundValue[] = [{ path: "", value: object }];
-  for (const segment of path.split(".")) {
-    const list = segment.endsWith("[]");
-    const key = list ? segment.slice(0, -2) : segment;
+  for (const { key, list } of segmentsOf(path)) {
     const next: FoundValue[] = [];
     for (const { path: at, value } of found) {
       if (!isRecord(value) || !Object.hasOwn(value, key)) continue;
@@ -204,9 +203,24 @@ export function valuesAt(object: unknown, path: string): FoundValue[] {
   return found;
 }
 
+/** A table path's segments, split once (the paths come from the field table: a fixed, small set). */
+const segmentsOf = memo((path: string) =>
+  path.split(".").map((segment) => {
+    const list = segment.endsWith("[]");
+    return { key: list ? segment.slice(0, -2) : segment, list };
+  }),
+);
+
 /** The one value at a path without lists, or undefined. */
 export function valueAt(object: unknown, path: string): unknown {
-  return valuesAt(object, path)[0]?.value;
+  let value = object;
+  for (const { key, list } of segmentsOf(path)) {
+    if (list) return valuesAt(object, path)[0]?.value;
+    if (!isRecord(value) || !Object.hasOwn(value, key)) return undefined;
+    value = value[key];
+    if (value === undefined || value === null) return undefined;
+  }
+  return value;
 }
 
 /**

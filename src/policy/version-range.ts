@@ -3,6 +3,8 @@
  * with the `semver` package, so a tenant's allowed range and an object's constraint can be compared.
  */
 import semver from "semver";
+import { z } from "zod";
+import { memo } from "../memo.ts";
 
 /**
  * Prereleases count: Helm matches them when the constraint names one (`>=1.8.0-rc.0`), and a policy must not miss
@@ -16,10 +18,14 @@ const OPTIONS = { includePrerelease: true } as const;
  * @example versionRange(">= 1.2, < 3.0.0") // ">=1.2.0-0 <3.0.0"
  */
 export function versionRange(constraint: string): string | undefined {
+  return parsedRange(constraint);
+}
+
+const parsedRange = memo((constraint: string): string | undefined => {
   const text = constraint.trim().replace(/\s*,\s*/g, " ");
   if (text === "") return undefined;
   return semver.validRange(text, OPTIONS) ?? undefined;
-}
+});
 
 /**
  * Whether every version `constraint` can select lies inside `allowed` (both Flux/Helm constraints); false when either
@@ -28,8 +34,14 @@ export function versionRange(constraint: string): string | undefined {
  * @example withinRange(">=1.0.0", "6.x") // false: 7.0.0 would do
  */
 export function withinRange(constraint: string, allowed: string): boolean {
+  // Both strings in one unambiguous cache key, whatever characters the object's constraint holds.
+  return subset(JSON.stringify([constraint, allowed]));
+}
+
+const subset = memo((key: string): boolean => {
+  const [constraint, allowed] = z.tuple([z.string(), z.string()]).parse(JSON.parse(key));
   const sub = versionRange(constraint);
   const dom = versionRange(allowed);
   if (sub === undefined || dom === undefined) return false;
   return semver.subset(sub, dom, OPTIONS);
-}
+});

@@ -25,8 +25,8 @@
  * Match semantics: every selector given must match (tenants AND namespaces AND kinds AND names AND labels); inside a
  * list any entry may match; `!pattern` excludes. A window without `match` applies to every object.
  */
-import picomatch from "picomatch";
 import { z } from "zod";
+import { globMatcher } from "./glob.ts";
 import { labelSelectorSchema as selectorSchema } from "./label-selector.ts";
 import { Cron } from "croner";
 import { parseDuration } from "../config/duration.ts";
@@ -227,17 +227,8 @@ export function windowActivity(window: Window, at: Date): { active: boolean; cha
   return a.changesAt === undefined ? { active: a.active } : { active: a.active, changesAt: new Date(a.changesAt) };
 }
 
-const matchers = new Map<string, (s: string) => boolean>();
-
 function globMatches(patterns: readonly string[], value: string): boolean {
-  const test = (p: string): boolean => {
-    let m = matchers.get(p);
-    if (m === undefined) {
-      m = picomatch(p, { dot: true });
-      matchers.set(p, m);
-    }
-    return m(value);
-  };
+  const test = (p: string): boolean => globMatcher(p)(value);
   const include = patterns.filter((p) => !p.startsWith("!"));
   const exclude = patterns.filter((p) => p.startsWith("!")).map((p) => p.slice(1));
   return (include.length === 0 || include.some(test)) && !exclude.some(test);

@@ -15,8 +15,8 @@ export type RuleContext = {
   readonly namespace: string;
   /** Whether a namespace is the tenant's own: the object's, one listed, or one its selector matches (labels known). */
   readonly ownsNamespace: (namespace: string) => boolean;
-  /** The tenant's own namespaces for messages, each a phrase: `"apps"`, `namespaces labelled team=dev`. */
-  readonly ownNamespaces: readonly string[];
+  /** The tenant's own namespaces for messages, each a phrase: `"apps"`, `namespaces labelled team=dev` (built on demand). */
+  readonly ownNamespaces: () => readonly string[];
 };
 
 export type AdmissionRule = {

@@ -2,7 +2,7 @@
  * Version constraints: a chart version or Flux version constraint must select only versions inside the tenant's
  * range, so a HelmRelease cannot float to the next major (or, left empty, to any version).
  */
-import picomatch from "picomatch";
+import { globMatcher } from "../../policy/glob.ts";
 import { valueAt } from "../../flux/field-paths.ts";
 import type { VersionField } from "../../flux/field-paths.ts";
 import type { Tenant } from "../../policy/tenancy.ts";
@@ -44,7 +44,7 @@ function limitFor(field: VersionField, object: KubeObject, tenant: Tenant): { ra
   if (ignored !== undefined && ignored.kinds.includes(String(valueAt(object, ignored.path)))) return undefined;
   const chart = chartName(field, object);
   if (chart === undefined) return undefined;
-  const entry = tenant.versions.charts.find((c) => picomatch.isMatch(chart, c.name, { dot: true }));
+  const entry = tenant.versions.charts.find((c) => globMatcher(c.name)(chart));
   return entry === undefined ? undefined : { range: entry.range, what: `${chart} chart versions` };
 }
 

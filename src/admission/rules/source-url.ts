@@ -3,7 +3,7 @@
  * HTTP, so Fluxgate matches each location, reduced to `host/path` (`repoKey` for Git and Helm URLs, `imageKey` for
  * OCI), against the tenant's globs, and denies `http://` and `insecure: true` unless the tenant allows them.
  */
-import picomatch from "picomatch";
+import { globMatcher } from "../../policy/glob.ts";
 import { valueAt } from "../../flux/field-paths.ts";
 import type { SourceLocation } from "../../flux/field-paths.ts";
 import { imageKey, repoKey } from "../../flux/repo-url.ts";
@@ -70,7 +70,7 @@ export const sourceUrl: AdmissionRule = {
     const tls = `tenant "${tenant.name}" may use only TLS sources`;
     const violations: Violation[] = [];
     if (paths.sources.length > 0) {
-      const matchers = urls.map((p) => picomatch(patternKey(p), { dot: true }));
+      const matchers = urls.map((p) => globMatcher(patternKey(p)));
       const where = urls.length === 0 ? `tenant "${tenant.name}" has no allowed sources` : `tenant "${tenant.name}" may use only ${anyOf(urls.map((u) => show(u)))}`;
       for (const location of paths.sources) {
         const value = valueAt(object, location.path);

@@ -14,13 +14,13 @@ export const targetNamespace: AdmissionRule = {
   summary: "Target and storage namespaces are the tenant's own or listed in its targetNamespaces; HelmReleases create namespaces only with allowCreateNamespace.",
   check({ object, paths, tenant, ownsNamespace, ownNamespaces }) {
     const violations: Violation[] = [];
-    const extra = tenant.targetNamespaces.filter((ns) => !ownsNamespace(ns)).map((ns) => show(ns));
-    const allowed = anyOf([...ownNamespaces, ...extra]);
+    // Only a violation's message needs the list; most requests have none.
+    const allowed = () => anyOf([...ownNamespaces(), ...tenant.targetNamespaces.filter((ns) => !ownsNamespace(ns)).map((ns) => show(ns))]);
     for (const path of paths.targetNamespaces) {
       const value = valueAt(object, path);
       if (value === undefined || value === "") continue;
       if (typeof value === "string" && (ownsNamespace(value) || tenant.targetNamespaces.includes(value))) continue;
-      violations.push({ rule: name, path, value, message: `${path}: ${show(value)} is not a namespace of the tenant; tenant "${tenant.name}" may target only ${allowed}` });
+      violations.push({ rule: name, path, value, message: `${path}: ${show(value)} is not a namespace of the tenant; tenant "${tenant.name}" may target only ${allowed()}` });
     }
     const create = paths.createNamespace;
     if (create !== undefined && !tenant.allowCreateNamespace && valueAt(object, create) === true) {
