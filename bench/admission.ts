@@ -18,10 +18,10 @@
  *
  * Run the load generator with Bun: its fetch is the lightest client of the three and takes a CA (`tls: { ca }`).
  */
+import { freePort, quantile, runtimeCommand } from "./common.ts";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import os, { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureCerts } from "../certs/store.ts";
@@ -34,13 +34,7 @@ async function main(): Promise<void> {
   const seconds = Number(secondsArg);
   const concurrency = Number(concurrencyArg);
   const rate = Number(rateArg);
-  const commands: Record<string, string[]> = {
-    node: [join(root, "node_modules/.bin/node")],
-    bun: [join(root, "node_modules/.bin/bun")],
-    deno: [join(root, "node_modules/.bin/deno"), "run", "-A"],
-  };
-  const cmd = commands[runtime];
-  if (cmd === undefined) throw new Error(`runtime must be node, bun or deno, got ${runtime}`);
+  const cmd = runtimeCommand(runtime);
 
   const dir = await mkdtemp(join(tmpdir(), "fluxgate-bench-admission-"));
   const certDir = join(dir, "certs");
@@ -169,7 +163,6 @@ async function main(): Promise<void> {
 type Throughput = { rps: number; p50: number; p99: number; n: number };
 type Latency = { achieved: number; p50: number; p99: number; max: number };
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
 /** One POST over a kept-alive connection pool; the answer's status (the body is read, as kube-apiserver does). */
 async function post(port: number, path: string, body: string, ca: string, sni = false): Promise<number> {
@@ -240,15 +233,6 @@ function runtimeVersion(cmd: string[]): Promise<string> {
   });
 }
 
-/** A port free right now (the child binds it a moment later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `Bun`, when this runs on Bun (the project's types are Node's). */
 const bun = (globalThis as { Bun?: { serve(o: { hostname: string; port: number; tls: { cert: string; key: string }; fetch: (r: Request) => Promise<Response> }): unknown } }).Bun;

@@ -8,8 +8,8 @@
  * Run it with Bun: its fetch client is the lightest load generator of the three (node:http on Node tops out near
  * 4,000 requests/s here against a server that does nothing, which would measure the client, not Fluxgate).
  */
+import { freePort, quantile, runtimeCommand } from "./common.ts";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,15 +24,7 @@ const root = join(import.meta.dirname, "..");
 const [runtime = "bun", secondsArg = "10", concurrencyArg = "32"] = process.argv.slice(2);
 const seconds = Number(secondsArg);
 const concurrency = Number(concurrencyArg);
-const commands: Record<string, string[]> = {
-  node: [join(root, "node_modules/.bin/node")],
-  bun: [join(root, "node_modules/.bin/bun")],
-  deno: [join(root, "node_modules/.bin/deno"), "run", "-A"],
-};
-const cmd = commands[runtime];
-if (cmd === undefined) throw new Error(`runtime must be node, bun or deno, got ${runtime}`);
-
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+const cmd = runtimeCommand(runtime);
 
 /** Runs `one(i)` with `concurrency` workers for `seconds`; returns per-request latencies in ms. */
 async function load(one: (i: number) => Promise<void>): Promise<{ rps: number; p50: number; p99: number; n: number }> {
@@ -53,14 +45,6 @@ async function load(one: (i: number) => Promise<void>): Promise<{ rps: number; p
   return { rps: latencies.length / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), n: latencies.length };
 }
 
-/** A port free right now (the child binds it a moment later). */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 const nats = await startNats();
 const [receiverPort, healthPort] = [await freePort(), await freePort()];

@@ -14,8 +14,8 @@
  * and the API server's; the first delivery of an idle object → its patch; each delivery → the first patch after it;
  * the worker's CPU time and RSS. The emulator runs on Bun in a process of its own, the publisher too.
  */
+import { freePort, quantile, RUNTIME_COMMANDS, runtimeCommand } from "./common.ts";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,23 +41,8 @@ if (process.argv[2] === "--publish") await publishBurst(process.argv[3] ?? "", N
 if (process.argv[2] === "--emulator") await serveEmulator();
 const [runtime = "node", deliveriesArg = "10000", reposArg = "100", reconcileArg = "1000"] = process.argv.slice(2);
 const [deliveries, repos, reconcileMs] = [Number(deliveriesArg), Number(reposArg), Number(reconcileArg)];
-const commands: Record<string, string[]> = {
-  node: [join(root, "node_modules/.bin/node")],
-  bun: [join(root, "node_modules/.bin/bun")],
-  deno: [join(root, "node_modules/.bin/deno"), "run", "-A"],
-};
-const cmd = commands[runtime];
-if (cmd === undefined) throw new Error(`runtime must be node, bun or deno, got ${runtime}`);
-
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+const cmd = runtimeCommand(runtime);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 // The API emulator stands in for kube-apiserver in a process of its own (on Bun, its fastest runtime), so the
 // bench's watch and Flux stand-in do not take its CPU.
@@ -121,7 +106,7 @@ try {
 
   // The burst, from a process of its own (Bun, the lightest publisher) so the emulator here stays responsive.
   const started = Date.now();
-  const publisher = spawn(commands.bun?.[0] ?? "", [join(root, "bench/worker.ts"), "--publish", nats.url, String(deliveries), String(repos)], { stdio: ["ignore", "pipe", "inherit"] });
+  const publisher = spawn(RUNTIME_COMMANDS.bun?.[0] ?? "", [join(root, "bench/worker.ts"), "--publish", nats.url, String(deliveries), String(repos)], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   publisher.stdout.on("data", (c: Buffer) => (out += c.toString()));
   const progress: string[] = [];

@@ -5,9 +5,9 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { constructFromEvents, getScalarValue, parseEvents, YAMLException } from "js-yaml";
+import { constructFromEvents, parseEvents, YAMLException } from "js-yaml";
 import type { Event } from "js-yaml";
-import { lineIndex } from "../config/yaml-lines.ts";
+import { documentLines } from "../config/yaml-lines.ts";
 
 /** One YAML document of a file. */
 export type ManifestDocument = {
@@ -36,15 +36,6 @@ export class ManifestError extends Error {
   }
 }
 
-const DOCUMENT = 1;
-const SEQUENCE = 2;
-const MAPPING = 3;
-const SCALAR = 4;
-const ALIAS = 5;
-const POP = 6;
-
-type Frame = { kind: "map"; path: string; key: string | undefined } | { kind: "seq"; path: string; index: number };
-
 /**
  * Every document of a (multi-document) YAML text, with lines. Throws `ManifestError` with the line of a syntax error.
  * @example parseManifests("a: 1\n---\nb: 2\n", "x.yaml").map((d) => d.line) // [1, 3]
@@ -59,59 +50,7 @@ export function parseManifests(text: string, file: string): ManifestDocument[] {
     if (e instanceof YAMLException) throw new ManifestError(file, e.mark === undefined ? undefined : e.mark.line + 1, `not valid YAML: ${e.reason}`, { cause: e });
     throw new ManifestError(file, undefined, `not valid YAML: ${String(e)}`, { cause: e });
   }
-  const lineOf = lineIndex(text);
-
-  const docs: ManifestDocument[] = [];
-  let doc: ManifestDocument | undefined;
-  const stack: Frame[] = [];
-  // The path of the node being entered, recording its line; undefined for a mapping key (it names the next value).
-  const enter = (offset: number, scalarKey?: string): string | undefined => {
-    const top = stack[stack.length - 1];
-    if (top === undefined) {
-      if (doc !== undefined && offset >= 0) doc.line = lineOf(offset);
-      return "";
-    }
-    if (top.kind === "seq") {
-      const path = `${top.path}[${top.index}]`;
-      top.index++;
-      if (offset >= 0 && doc !== undefined && !doc.lines.has(path)) doc.lines.set(path, lineOf(offset));
-      return path;
-    }
-    if (top.key === undefined) {
-      top.key = scalarKey ?? "";
-      const path = top.path === "" ? top.key : `${top.path}.${top.key}`;
-      if (offset >= 0 && doc !== undefined && !doc.lines.has(path)) doc.lines.set(path, lineOf(offset));
-      return undefined;
-    }
-    const path = top.path === "" ? top.key : `${top.path}.${top.key}`;
-    top.key = undefined;
-    return path;
-  };
-  for (const ev of events) {
-    switch (ev.type) {
-      case DOCUMENT:
-        doc = { index: docs.length, line: 1, value: values[docs.length] ?? null, lines: new Map() };
-        docs.push(doc);
-        stack.length = 0;
-        break;
-      case MAPPING:
-      case SEQUENCE: {
-        const path = enter(ev.start) ?? "";
-        stack.push(ev.type === MAPPING ? { kind: "map", path, key: undefined } : { kind: "seq", path, index: 0 });
-        break;
-      }
-      case SCALAR:
-        enter(ev.valueStart, ev.valueStart >= 0 ? getScalarValue(text, ev) : "");
-        break;
-      case ALIAS:
-        enter(ev.anchorStart);
-        break;
-      case POP:
-        stack.pop();
-        break;
-    }
-  }
-  return docs;
+  return documentLines(events, text).map((d, index) => ({ index, line: d.line, value: values[index] ?? null, lines: d.lines }));
 }
 
 /**

@@ -43,68 +43,86 @@ export function formatPath(segments: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-/**
- * Maps every key path of the first document to its 1-based line (the key's line for mapping values, the item's
- * line for sequence items). Returns an empty map for text js-yaml cannot parse; the loader reports that error.
- * @example yamlLines("a:\n  b: 1\n").get("a.b") // 2
- */
-export function yamlLines(source: string): Map<string, number> {
-  const lines = new Map<string, number>();
-  let events: Event[];
-  try {
-    events = parseEvents(source, {});
-  } catch {
-    return lines;
-  }
-  const lineOf = lineIndex(source);
+/** One document of a YAML stream: where its content starts and the line of every key path in it. */
+export type DocumentLines = {
+  /** 1-based line of the document's root node (1 for an empty document). */
+  line: number;
+  /** Line of every key path (`spec.sourceRef.namespace`, `spec.dependsOn[1]`): the key's line for mapping values,
+   * the item's line for sequence items. */
+  lines: Map<string, number>;
+};
 
+/**
+ * The lines of every document in js-yaml's event stream of `source` (events carry source offsets; `load` does not).
+ * @example documentLines(parseEvents(text, {}), text)[1]?.lines.get("spec.url")
+ */
+export function documentLines(events: readonly Event[], source: string): DocumentLines[] {
+  const lineOf = lineIndex(source);
+  const docs: DocumentLines[] = [];
+  let doc: DocumentLines | undefined;
   const stack: Frame[] = [];
-  let documents = 0;
-  // Called for each node: returns the node's own path and records its line when it is a value, not a key.
-  const enterNode = (offset: number, isScalar: boolean, scalarText?: string): string | undefined => {
+  // Called for each node: returns the node's own path and records its line; undefined for a mapping key (it names
+  // the next value). Complex keys are not manifest- or config-shaped: they name nothing.
+  const enter = (offset: number, scalarKey?: string): string | undefined => {
     const top = stack[stack.length - 1];
-    if (top === undefined) return "";
+    if (top === undefined) {
+      if (doc !== undefined && offset >= 0) doc.line = lineOf(offset);
+      return "";
+    }
     if (top.kind === "seq") {
       const path = `${top.path}[${top.index}]`;
       top.index++;
-      if (offset >= 0 && !lines.has(path)) lines.set(path, lineOf(offset));
+      if (offset >= 0 && doc !== undefined && !doc.lines.has(path)) doc.lines.set(path, lineOf(offset));
       return path;
     }
     if (top.key === undefined) {
-      // A mapping key: its text becomes the key of the next value. Complex keys are not config-shaped; skip them.
-      top.key = isScalar ? (scalarText ?? "") : "";
+      top.key = scalarKey ?? "";
       const path = top.path === "" ? top.key : `${top.path}.${top.key}`;
-      if (offset >= 0 && !lines.has(path)) lines.set(path, lineOf(offset));
+      if (offset >= 0 && doc !== undefined && !doc.lines.has(path)) doc.lines.set(path, lineOf(offset));
       return undefined;
     }
     const path = top.path === "" ? top.key : `${top.path}.${top.key}`;
     top.key = undefined;
     return path;
   };
-
   for (const ev of events) {
     switch (ev.type) {
       case DOCUMENT:
-        documents++;
+        doc = { line: 1, lines: new Map() };
+        docs.push(doc);
+        stack.length = 0;
         break;
       case MAPPING:
       case SEQUENCE: {
-        if (documents > 1) return lines;
-        const path = enterNode(ev.start, false) ?? "";
+        const path = enter(ev.start) ?? "";
         stack.push(ev.type === MAPPING ? { kind: "map", path, key: undefined } : { kind: "seq", path, index: 0 });
         break;
       }
       case SCALAR:
-        if (documents > 1) return lines;
-        enterNode(ev.valueStart, true, getScalarValue(source, ev));
+        enter(ev.valueStart, ev.valueStart >= 0 ? getScalarValue(source, ev) : "");
         break;
       case ALIAS:
-        enterNode(ev.anchorStart, false);
+        enter(ev.anchorStart);
         break;
       case POP:
         stack.pop();
         break;
     }
   }
-  return lines;
+  return docs;
+}
+
+/**
+ * Maps every key path of the first document to its 1-based line (the key's line for mapping values, the item's
+ * line for sequence items). Returns an empty map for text js-yaml cannot parse; the loader reports that error.
+ * @example yamlLines("a:\n  b: 1\n").get("a.b") // 2
+ */
+export function yamlLines(source: string): Map<string, number> {
+  let events: Event[];
+  try {
+    events = parseEvents(source, {});
+  } catch {
+    return new Map();
+  }
+  return documentLines(events, source)[0]?.lines ?? new Map();
 }
