@@ -39,7 +39,8 @@ export type SourceSpec =
   | { type: "helm-repository"; key: string | undefined; oci: boolean }
   | { type: "helm-chart"; chart: string; version: string; source: ObjectRef }
   | { type: "image-repository"; key: string | undefined; exclusionList: string[] }
-  | { type: "receiver"; resources: ReceiverResource[]; smartFiltering: boolean; problems: string[] }
+  /** `problems`: resources that cannot be targeted; `caveats`: what Fluxgate does differently from Flux (no CEL). */
+  | { type: "receiver"; resources: ReceiverResource[]; smartFiltering: boolean; problems: string[]; caveats: string[] }
   | { type: "dependent"; uses: SourceUse[] }
   | { type: "other" };
 
@@ -73,8 +74,9 @@ const helmChartSpec = z.looseObject({ chart: z.string(), version: str, sourceRef
 const imageRepoSpec = z.looseObject({ image: str, exclusionList: z.array(z.string()).optional().catch(undefined) });
 const receiverSpec = z.looseObject({
   resources: z
-    .array(z.looseObject({ apiVersion: str, kind: z.string(), name: z.string(), namespace: str, matchLabels: z.record(z.string(), z.string()).optional() }))
+    .array(z.looseObject({ apiVersion: str, kind: z.string(), name: z.string(), namespace: str, matchLabels: z.record(z.string(), z.string()).optional(), resourceFilter: str }))
     .optional(),
+  resourceFilter: str,
 });
 const withSourceRef = z.looseObject({ sourceRef: ref.optional().catch(undefined) });
 const helmReleaseSpec = z.looseObject({
@@ -177,9 +179,14 @@ function sourceSpec(kind: FluxKindName, namespace: string, spec: unknown, annota
 function receiver(namespace: string, spec: unknown, annotations: Record<string, string>): SourceSpec {
   const smartFiltering = annotations[SMART_FILTERING]?.trim().toLowerCase() === "true";
   const s = receiverSpec.safeParse(spec);
-  if (!s.success) return { type: "receiver", resources: [], smartFiltering, problems: ["spec.resources does not parse"] };
+  if (!s.success) return { type: "receiver", resources: [], smartFiltering, problems: ["spec.resources does not parse"], caveats: [] };
   const resources: ReceiverResource[] = [];
   const problems: string[] = [];
+  const caveats: string[] = [];
+  // notification-controller evaluates these CEL expressions per resource; Fluxgate does not, so it reconciles every
+  // listed resource (more than Flux would, never fewer) and says so.
+  const filters = [s.data.resourceFilter === undefined ? [] : ["spec.resourceFilter"], (s.data.resources ?? []).flatMap((r, i) => (r.resourceFilter === undefined ? [] : [`spec.resources[${i}].resourceFilter`]))].flat();
+  if (filters.length > 0) caveats.push(`${filters.join(", ")}: CEL filters are not evaluated by Fluxgate; every listed resource is reconciled (fluxgate.io/smart-filtering narrows by ref)`);
   for (const [i, r] of (s.data.resources ?? []).entries()) {
     const k = findFluxKind(r.kind, r.apiVersion);
     if (k === undefined) {
@@ -192,7 +199,7 @@ function receiver(namespace: string, spec: unknown, annotations: Record<string, 
     }
     resources.push({ kind: k.kind, namespace: r.namespace ?? namespace, name: r.name, ...(r.matchLabels === undefined ? {} : { matchLabels: r.matchLabels }) });
   }
-  return { type: "receiver", resources, smartFiltering, problems };
+  return { type: "receiver", resources, smartFiltering, problems, caveats };
 }
 
 /**

@@ -108,7 +108,7 @@ export function startInventory(options: InventoryOptions): Inventory {
   const receiverChanged = (o: InventoryObject) => {
     if (o.spec.type !== "receiver") return;
     const id = `${o.namespace}/${o.name}`;
-    const problems = o.spec.problems.join("; ");
+    const problems = [...o.spec.problems, ...o.spec.caveats].join("; ");
     if (problems !== "" && reported.get(id) !== problems) log.warn({ receiver: id, problems }, "Flux Receiver resources Fluxgate cannot target");
     reported.set(id, problems);
     for (const r of o.spec.resources) watch(r.kind);

@@ -30,7 +30,7 @@ export const helmChart = (namespace: string, name: string, chart: string, reposi
 export const kustomization = (namespace: string, name: string, source: { kind?: string; name: string; namespace?: string }, meta: Meta = {}) =>
   flux("Kustomization", namespace, name, { interval: "10m", path: "./", prune: true, sourceRef: { kind: "GitRepository", ...source } }, meta);
 
-export type ReceiverResourceSpec = { apiVersion?: string; kind: string; name: string; namespace?: string; matchLabels?: Record<string, string> };
+export type ReceiverResourceSpec = { apiVersion?: string; kind: string; name: string; namespace?: string; matchLabels?: Record<string, string>; resourceFilter?: string };
 
 export const receiver = (namespace: string, name: string, resources: ReceiverResourceSpec[], smart = false) =>
   flux("Receiver", namespace, name, { type: "github", secretRef: { name: "token" }, resources }, smart ? { annotations: { "fluxgate.io/smart-filtering": "true" } } : {});

@@ -216,7 +216,17 @@ describe("targeting a delivery on a Flux Receiver's path", () => {
         "spec.resources[1]: helm.toolkit.fluxcd.io/v2beta1 HelmRelease is not a Flux kind Fluxgate serves",
         'spec.resources[2]: name "*" needs matchLabels',
       ],
+      caveats: [],
     });
+  });
+
+  it("says that CEL resource filters are not evaluated, and targets every listed resource", () => {
+    const object = receiver("apps", "hook", [{ kind: "GitRepository", name: "app", resourceFilter: "res.metadata.name == 'x'" }]);
+    const r = inventoryObject({ ...object, spec: { ...(object["spec"] as object), resourceFilter: "true" } });
+    assert.ok(r?.spec.type === "receiver");
+    assert.deepEqual(r.spec.resources, [{ kind: "GitRepository", namespace: "apps", name: "app" }]);
+    assert.deepEqual(r.spec.problems, []);
+    assert.deepEqual(r.spec.caveats, ["spec.resourceFilter, spec.resources[0].resourceFilter: CEL filters are not evaluated by Fluxgate; every listed resource is reconciled (fluxgate.io/smart-filtering narrows by ref)"]);
   });
 });
 
