@@ -1,6 +1,9 @@
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
+import { createServer } from "node:http";
+import type { Server } from "node:http";
 import assert from "node:assert/strict";
-import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from "jose";
+import { isRequestError } from "../../../src/errors.ts";
 import { gar } from "../../../src/webhooks/providers/gar.ts";
 import { delivery } from "../../support/webhook-fixtures.ts";
 import type { ReceiverSecret } from "../../../src/webhooks/provider.ts";
@@ -56,7 +59,7 @@ describe("Google Artifact Registry provider (Pub/Sub push)", () => {
   it("accepts a Google-signed token for the configured audience and service account, either issuer form", async () => {
     assert.deepEqual(await authenticate(await sign(claims())), { ok: true });
     assert.deepEqual(await authenticate(await sign(claims({ iss: "accounts.google.com" }))), { ok: true });
-    assert.deepEqual(gar.secretKeys, ["jwks", "audience", "email"]);
+    assert.deepEqual(gar.secretKeys, ["audience", "email"]);
     assert.deepEqual(gar.fluxTypes, ["gcr"]);
   });
 
@@ -91,10 +94,11 @@ describe("Google Artifact Registry provider (Pub/Sub push)", () => {
     assert.deepEqual(await authenticate(await sign(noExp)), refused('Google ID token rejected: missing required "exp" claim'));
   });
 
-  it("refuses everything when the secret lacks jwks, audience or email, or holds no key set", async () => {
+  it("refuses everything when the secret lacks audience or email, or holds a jwks that is no key set", async () => {
     const token = await sign(claims());
     const { email: _, ...noEmail } = secret;
-    assert.deepEqual(await authenticate(token, NOW, noEmail), refused("the receiver's secret has no email key (gcr receivers need jwks, audience and email)"));
+    assert.deepEqual(await authenticate(token, NOW, noEmail), refused("the receiver's secret has no email key (gcr receivers need audience and email)"));
+    assert.deepEqual(await authenticate(token, NOW, { token: "s3cr3t", audience: AUDIENCE, email: EMAIL, jwksUrl: "file:///etc/passwd" }), refused('the receiver\'s secret key jwksUrl is not an http(s) URL: "file:///etc/passwd"'));
     assert.deepEqual(await authenticate(token, NOW, { ...secret, jwks: "{" }), refused("the receiver's secret key jwks is not JSON"));
     assert.deepEqual(await authenticate(token, NOW, { ...secret, jwks: '{"keys":[]}' }), refused('the receiver\'s secret key jwks is not a JSON Web Key Set ({"keys": [...]})'));
   });
@@ -139,5 +143,54 @@ describe("Google Artifact Registry provider (Pub/Sub push)", () => {
     assert.throws(() => gar.classify(delivery(withToken("t"), push(null, Buffer.from("not json").toString("base64")))), { status: 400, reason: "MalformedPayload" });
     assert.throws(() => gar.classify(delivery(withToken("t"), push({ digest: "x" }))), { status: 400, message: "Artifact Registry notification (message.data) payload: action: Invalid input: expected string, received undefined" });
     assert.throws(() => gar.classify(delivery(withToken("t"), push({ action: "INSERT" }))), { status: 400, message: "Artifact Registry notification (message.data): neither digest nor tag" });
+  });
+});
+
+describe("Google Artifact Registry keys fetched from Google (no jwks in the secret)", () => {
+  let server: Server;
+  let served: { keys: JWK[] } | undefined;
+  let fetches = 0;
+  let url = "";
+  const rotated: { sign?: (c: JWTPayload) => Promise<string>; jwk?: JWK } = {};
+
+  before(async () => {
+    const pair = await generateKeyPair("RS256");
+    rotated.jwk = { ...(await exportJWK(pair.publicKey)), kid: "google-2", alg: "RS256", use: "sig" };
+    rotated.sign = (c) => new SignJWT(c).setProtectedHeader({ alg: "RS256", kid: "google-2", typ: "JWT" }).sign(pair.privateKey);
+    served = JSON.parse(secret.jwks ?? "{}") as { keys: JWK[] };
+    server = createServer((_, res) => {
+      fetches++;
+      if (served === undefined) {
+        res.writeHead(500).end("down");
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(served));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const address = server.address();
+    url = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}/oauth2/v3/certs`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  const remote = (): ReceiverSecret => ({ token: "s3cr3t", audience: AUDIENCE, email: EMAIL, jwksUrl: url });
+
+  it("verifies against the fetched keys, caches them, and fetches again for a key it has not seen (rotation)", async () => {
+    assert.deepEqual(await authenticate(await sign(claims()), NOW, remote()), { ok: true });
+    assert.deepEqual(await authenticate(await sign(claims()), NOW, remote()), { ok: true });
+    assert.equal(fetches, 1, "cached");
+    served = { keys: [...(served?.keys ?? []), rotated.jwk as JWK] };
+    await new Promise((r) => setTimeout(r, 5_100)); // the set is fetched again at most every 5 s
+    assert.deepEqual(await authenticate(await (rotated.sign as (c: JWTPayload) => Promise<string>)(claims()), NOW, remote()), { ok: true });
+    assert.equal(fetches, 2, "a token naming a new key fetches the set again");
+    assert.deepEqual(await authenticate(await sign(claims({ aud: "other" })), NOW, remote()), refused('Google ID token rejected: unexpected "aud" claim value'));
+  });
+
+  it("answers 503 (so Pub/Sub retries) when the keys cannot be fetched, not 403", async () => {
+    served = undefined;
+    const s = { ...remote(), jwksUrl: `${url}?fresh` }; // another URL: nothing cached
+    await assert.rejects(
+      async () => authenticate(await sign(claims()), NOW, s),
+      (e: unknown) => isRequestError(e) && e.status === 503 && /keys could not be read/.test(e.message),
+    );
   });
 });
