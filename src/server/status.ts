@@ -109,12 +109,18 @@ export function deliveryLog(size = 100): DeliveryLog {
       const early = d.events.map((id) => byEvent.get(id)).find((x) => x !== undefined);
       if (early === undefined) return add({ ...d });
       Object.assign(early, { ...d, targets: early.targets });
+      for (const id of d.events) byEvent.set(id, early);
     },
     routed(event, targets) {
       const d = entryFor(event.id, () => ({ at: event.receivedAt, receiver: `${event.receiver.namespace}/${event.receiver.name}`, provider: event.provider, eventType: event.eventType, events: [event.id] }));
-      // On the in-process bus the applier can report before the router does: keep what it said.
-      const known = new Map((d.targets ?? []).map((t) => [t.object, t.outcome]));
-      d.targets = targets.map((t) => ({ object: t.object, outcome: (t.state === "triggered" ? known.get(t.object) : undefined) ?? ROUTED_STATE[t.state] }));
+      // Merged by object: a delivery's other events add theirs, and on the in-process bus the applier can report
+      // before the router does (what it said is kept).
+      d.targets ??= [];
+      for (const t of targets) {
+        const known = d.targets.find((x) => x.object === t.object);
+        if (known === undefined) d.targets.push({ object: t.object, outcome: ROUTED_STATE[t.state] });
+        else if (t.state !== "triggered") known.outcome = ROUTED_STATE[t.state];
+      }
     },
     outcome(trigger, outcome) {
       const e = trigger.event;

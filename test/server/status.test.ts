@@ -129,6 +129,16 @@ describe("delivery log", () => {
     );
   });
 
+  it("keeps a delivery of several events in one entry, whichever event the worker reports first", () => {
+    const log = deliveryLog(10);
+    log.routed(event("m1"), [{ object: "GitRepository/apps/a", state: "triggered" }]);
+    log.record({ ...answered("m1"), events: ["m1", "m2"] });
+    log.routed(event("m2"), [{ object: "GitRepository/apps/b", state: "triggered" }]);
+    assert.equal(log.list().length, 1);
+    assert.deepEqual(log.list()[0]?.events, ["m1", "m2"]);
+    assert.deepEqual(log.list()[0]?.targets?.map((t) => t.object), ["GitRepository/apps/a", "GitRepository/apps/b"]);
+  });
+
   it("shows events only routed here as answered elsewhere, and keeps the newest `size` entries", () => {
     const log = deliveryLog(3);
     for (const id of ["a", "b", "c", "d"]) log.routed(event(id), []);
