@@ -28,6 +28,7 @@ import type { KubeClient } from "../kube/client.ts";
 import { formatRfc3339Nano, REQUESTED_AT } from "../kube/reconcile-request.ts";
 import { CoalescingCounter } from "./coalescing.ts";
 import type { Inventory } from "./inventory.ts";
+import { objectRefKey } from "./inventory-object.ts";
 import type { InventoryObject } from "./inventory-object.ts";
 import { workerMetrics } from "./metrics.ts";
 import { decide, REQUESTED_FOR, requestedForValue } from "./reconcile-state.ts";
@@ -103,7 +104,7 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
   const outcome = options.onOutcome ?? (() => {});
   let stopped = false;
 
-  const keyOf = (t: Trigger) => `${t.target.kind}/${t.target.namespace}/${t.target.name}`;
+  const keyOf = (t: Trigger) => objectRefKey(t.target);
   const gauges = () => {
     const t = Date.now();
     for (const [k, h] of heldForWindow) if (h.until <= t) heldForWindow.delete(k);
@@ -160,7 +161,7 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
   const unsubscribe = inventory.onChange((current, previous) => {
     const o = current ?? previous;
     if (o === undefined) return;
-    const key = `${o.kind}/${o.namespace}/${o.name}`;
+    const key = objectRefKey(o);
     if (waiters.has(key) && !patching.has(key)) release(key);
   });
 
@@ -197,10 +198,7 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
         const patched = await patch(d, t, kind, object, at);
         if (patched !== "conflict") return;
         if (conflicts + 1 < CONFLICT_ATTEMPTS) return handle(d, t, kind, conflicts + 1);
-        metrics.patches.inc({ result: "failed" });
-        log.warn({ object: key, event: t.event.id }, "the object kept changing under our reconcile request; trigger delivered again later");
-        outcome(t, { result: "failed", retryMs: failureDelayMs(d.deliveries) });
-        d.nak(failureDelayMs(d.deliveries));
+        retryLater(d, t, "the object kept changing under our reconcile request; trigger delivered again later");
         return;
       }
     }
@@ -241,16 +239,21 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
         return "conflict";
       }
       if (isKubeApiError(e) && e.status === 404) return gone(d, t);
-      metrics.patches.inc({ result: "failed" });
-      const retryMs = failureDelayMs(d.deliveries);
-      log.warn({ err: e, object: key, event: t.event.id, retryMs }, "reconcile request failed; trigger delivered again later");
-      outcome(t, { result: "failed", retryMs });
-      d.nak(retryMs);
+      retryLater(d, t, "reconcile request failed; trigger delivered again later", e);
       return "done";
     } finally {
       patching.delete(key);
       if (waiters.has(key)) release(key);
     }
+  };
+
+  /** The patch did not happen: counted, logged, and the trigger delivered again after a back-off. */
+  const retryLater = (d: Delivery, t: Trigger, why: string, err?: unknown) => {
+    metrics.patches.inc({ result: "failed" });
+    const retryMs = failureDelayMs(d.deliveries);
+    log.warn({ ...(err === undefined ? {} : { err }), object: keyOf(t), event: t.event.id, retryMs }, why);
+    outcome(t, { result: "failed", retryMs });
+    d.nak(retryMs);
   };
 
   const gone = (d: Delivery, t: Trigger): "done" => {

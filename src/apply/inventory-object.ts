@@ -20,6 +20,15 @@ export const SMART_FILTERING = "fluxgate.io/smart-filtering";
 
 export type ObjectRef = { kind: string; namespace: string; name: string };
 
+/**
+ * `Kind/namespace/name`: how the worker, its logs and the status page name an object, so the router's and the
+ * applier's reports about one object meet.
+ * @example objectRefKey({ kind: "GitRepository", namespace: "apps", name: "web" }) // "GitRepository/apps/web"
+ */
+export function objectRefKey(ref: ObjectRef): string {
+  return `${ref.kind}/${ref.namespace}/${ref.name}`;
+}
+
 /** `GitRepository.spec.ref`; Flux's precedence is commit > name > semver > tag > branch. */
 export type GitRef = { branch?: string; tag?: string; semver?: string; name?: string; commit?: string };
 

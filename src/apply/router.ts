@@ -17,6 +17,7 @@ import type { Trigger } from "../events/trigger.ts";
 import { CoalescingCounter } from "./coalescing.ts";
 import type { Inventory } from "./inventory.ts";
 import { workerMetrics } from "./metrics.ts";
+import { objectRefKey } from "./inventory-object.ts";
 import { targets } from "./targeting.ts";
 import type { Target } from "./targeting.ts";
 
@@ -134,10 +135,9 @@ export async function startRouter(options: RouterOptions): Promise<Consumption> 
       if (suspended.length > 0) metrics.skipped.inc({ stage: "route", reason: "suspended" }, suspended.length);
       metrics.eventsRouted.inc({ result: live.length === 0 ? "no_targets" : "routed" });
       if (options.onRouted !== undefined) {
-        const objectOf = (t: Target) => `${t.kind}/${t.namespace}/${t.name}`;
         options.onRouted(event, [
-          ...live.map((t): RoutedTarget => ({ object: objectOf(t), state: newest.get(triggerSubject(t))?.event === event ? "triggered" : "coalesced" })),
-          ...suspended.map((t): RoutedTarget => ({ object: objectOf(t), state: "suspended" })),
+          ...live.map((t): RoutedTarget => ({ object: objectRefKey(t), state: newest.get(triggerSubject(t))?.event === event ? "triggered" : "coalesced" })),
+          ...suspended.map((t): RoutedTarget => ({ object: objectRefKey(t), state: "suspended" })),
         ]);
       }
       if (log.isLevelEnabled("debug")) {
@@ -147,8 +147,8 @@ export async function startRouter(options: RouterOptions): Promise<Consumption> 
             provider: event.provider,
             receiver: `${event.receiver.namespace}/${event.receiver.name}`,
             change: changeSummary(event),
-            targets: live.map((t) => `${t.kind}/${t.namespace}/${t.name}`),
-            suspended: suspended.map((t) => `${t.kind}/${t.namespace}/${t.name}`),
+            targets: live.map(objectRefKey),
+            suspended: suspended.map(objectRefKey),
           },
           "event routed",
         );

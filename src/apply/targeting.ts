@@ -17,6 +17,7 @@ import { findFluxKind } from "../flux/kinds.ts";
 import type { FluxKindName } from "../flux/kinds.ts";
 import { repoKey } from "../flux/repo-url.ts";
 import type { InventorySnapshot } from "./inventory-index.ts";
+import { objectRefKey } from "./inventory-object.ts";
 import type { InventoryObject, ObjectRef, ReceiverResource, SourceUse } from "./inventory-object.ts";
 import { chartVersionMatches, gitRefMatches, ociRefMatches, tagScanned } from "./ref-match.ts";
 
@@ -39,7 +40,7 @@ export function targets(event: ChangeEvent, inventory: InventorySnapshot): Targe
   const receiver = inventory.get("Receiver", event.receiver.namespace, event.receiver.name);
   const found = receiver?.spec.type === "receiver" ? receiverTargets(event, receiver.spec.resources, receiver.spec.smartFiltering, inventory) : sourceTargets(event, inventory);
   const unique = new Map<string, Target>();
-  for (const t of found) unique.set(`${t.kind}/${t.namespace}/${t.name}`, t);
+  for (const t of found) unique.set(objectRefKey(t), t);
   return [...unique.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
 }
 

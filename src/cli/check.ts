@@ -14,6 +14,8 @@ import { configPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { isConfigError, UsageError } from "../errors.ts";
 import { fieldPathsFor } from "../flux/field-paths.ts";
+import { staticNamespaceLabels } from "../kube/namespace-labels.ts";
+import type { NamespaceLabels } from "../policy/tenancy.ts";
 import type { Command, Io, ParsedArgs } from "./command.ts";
 import { stringFlag } from "./command.ts";
 
@@ -181,14 +183,15 @@ export async function check(paths: string[], config: Config, options: CheckOptio
   }
 
   // Namespaces declared alongside (a tenant's Namespace with its label) stand in for the cluster's.
-  const namespaceLabels = new Map<string, Record<string, string>>();
+  const namespaces = new Map<string, Record<string, string> | undefined>();
   for (const { docs } of loaded) {
     for (const d of docs) for (const item of items(d.value)) {
       const r = kubeObjectSchema.safeParse(item);
       if (!r.success || r.data.kind !== "Namespace" || r.data.apiVersion !== "v1" || r.data.metadata.name === undefined) continue;
-      namespaceLabels.set(r.data.metadata.name, { ...r.data.metadata.labels, "kubernetes.io/metadata.name": r.data.metadata.name });
+      namespaces.set(r.data.metadata.name, r.data.metadata.labels);
     }
   }
+  const namespaceLabels = staticNamespaceLabels(namespaces);
 
   const objects: CheckedObject[] = [];
   let skipped = 0;
@@ -208,7 +211,7 @@ export async function check(paths: string[], config: Config, options: CheckOptio
           errors.push({ file: display(file), line, message: `${kind}: not a Kubernetes object: ${describeIssue(parsed.error.issues)}` });
           continue;
         }
-        objects.push(judge(parsed.data, display(file), doc, line, config, options, namespaceLabels));
+        objects.push(judge(parsed.data, display(file), doc, line, config, options, namespaceLabels.labels));
       }
     }
   }
@@ -230,7 +233,7 @@ function itemsWithLines(doc: ManifestDocument): Array<[unknown, number]> {
   return list.map((item, i) => [item, doc.lines.get(`items[${i}]`) ?? doc.line]);
 }
 
-function judge(object: KubeObject, file: string, doc: ManifestDocument, line: number, config: Config, options: CheckOptions, namespaceLabels: Map<string, Record<string, string>>): CheckedObject {
+function judge(object: KubeObject, file: string, doc: ManifestDocument, line: number, config: Config, options: CheckOptions, namespaceLabels: NamespaceLabels): CheckedObject {
   const namespace = object.metadata.namespace ?? options.namespace;
   const username = options.user.replaceAll("{namespace}", namespace);
   const sa = /^system:serviceaccount:([^:]+):[^:]+$/.exec(username);
@@ -246,7 +249,7 @@ function judge(object: KubeObject, file: string, doc: ManifestDocument, line: nu
     dryRun: true,
     now: options.now,
   };
-  const decision = evaluate(input, config.policy, "validate", { namespaceLabels: (ns) => namespaceLabels.get(ns) });
+  const decision = evaluate(input, config.policy, "validate", { namespaceLabels });
   // Lines inside a List item are not tracked separately; the item's line is close enough there.
   const at = (path: string) => (line === doc.line ? lineOf(doc, path) : line);
   const findings: CheckFinding[] = [

@@ -9,7 +9,7 @@ import { relative } from "node:path";
 import { z } from "zod";
 import { ManifestError, manifestFiles, parseManifests } from "../admission/manifests.ts";
 import type { ManifestDocument } from "../admission/manifests.ts";
-import { inventoryObject } from "../apply/inventory-object.ts";
+import { inventoryObject, objectRefKey } from "../apply/inventory-object.ts";
 import type { InventoryObject } from "../apply/inventory-object.ts";
 import { ConfigError } from "../errors.ts";
 import type { ConfigIssue } from "../errors.ts";
@@ -120,7 +120,7 @@ export async function loadStaticCluster(dir: string, cwd: string): Promise<Stati
       continue;
     }
     const o = namespaced(object);
-    const id = `${kind.kind}/${o.metadata.namespace}/${o.metadata.name}`;
+    const id = objectRefKey({ kind: kind.kind, namespace: o.metadata.namespace ?? DEFAULT_NAMESPACE, name: o.metadata.name });
     const before = seen.get(id);
     if (before !== undefined) {
       problem(file, line, `${id} is also defined at ${before}`);

@@ -3,7 +3,6 @@
  * with the `semver` package, so a tenant's allowed range and an object's constraint can be compared.
  */
 import semver from "semver";
-import { z } from "zod";
 import { memo } from "../memo.ts";
 
 /**
@@ -34,14 +33,15 @@ const parsedRange = memo((constraint: string): string | undefined => {
  * @example withinRange(">=1.0.0", "6.x") // false: 7.0.0 would do
  */
 export function withinRange(constraint: string, allowed: string): boolean {
-  // Both strings in one unambiguous cache key, whatever characters the object's constraint holds.
-  return subset(JSON.stringify([constraint, allowed]));
+  return subsetOf(allowed)(constraint);
 }
 
-const subset = memo((key: string): boolean => {
-  const [constraint, allowed] = z.tuple([z.string(), z.string()]).parse(JSON.parse(key));
-  const sub = versionRange(constraint);
-  const dom = versionRange(allowed);
-  if (sub === undefined || dom === undefined) return false;
-  return semver.subset(sub, dom, OPTIONS);
-});
+/** Per allowed range (a tenant's: few), the answers for the constraints objects write. */
+const subsetOf = memo((allowed: string) =>
+  memo((constraint: string): boolean => {
+    const sub = versionRange(constraint);
+    const dom = versionRange(allowed);
+    if (sub === undefined || dom === undefined) return false;
+    return semver.subset(sub, dom, OPTIONS);
+  }),
+);

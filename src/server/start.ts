@@ -283,7 +283,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     );
     closers.push(() => watching.stop());
   }
-  const namespaceLabels = namespaces === undefined ? undefined : (ns: string) => namespaces?.labels(ns);
+  const namespaceLabels = namespaces?.labels;
   const tenantOf = (ns: string) => findTenant(currentPolicy(), ns, namespaceLabels)?.tenant.name;
   const windows = windowMetrics(registry);
   windows.observe({ policy: currentPolicy });

@@ -6,6 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { HeldTrigger, TriggerOutcome } from "../apply/applier.ts";
+import { objectRefKey } from "../apply/inventory-object.ts";
 import type { RoutedTarget } from "../apply/router.ts";
 import type { ChangeEvent } from "../events/change-event.ts";
 import type { Trigger } from "../events/trigger.ts";
@@ -95,10 +96,11 @@ export function deliveryLog(size = 100): DeliveryLog {
     }
     return out;
   };
-  const entryFor = (id: string, create: () => DeliveryRecord): DeliveryRecord => {
-    let d = byEvent.get(id);
+  /** The entry of an event; a new one (answered elsewhere, or not recorded yet) from the event itself. */
+  const entryFor = (e: Pick<ChangeEvent, "id" | "receivedAt" | "receiver" | "provider">, eventType: string): DeliveryRecord => {
+    let d = byEvent.get(e.id);
     if (d === undefined) {
-      d = create();
+      d = { at: e.receivedAt, receiver: `${e.receiver.namespace}/${e.receiver.name}`, provider: e.provider, eventType, events: [e.id] };
       add(d);
     }
     return d;
@@ -112,7 +114,7 @@ export function deliveryLog(size = 100): DeliveryLog {
       for (const id of d.events) byEvent.set(id, early);
     },
     routed(event, targets) {
-      const d = entryFor(event.id, () => ({ at: event.receivedAt, receiver: `${event.receiver.namespace}/${event.receiver.name}`, provider: event.provider, eventType: event.eventType, events: [event.id] }));
+      const d = entryFor(event, event.eventType);
       // Merged by object: a delivery's other events add theirs, and on the in-process bus the applier can report
       // before the router does (what it said is kept).
       d.targets ??= [];
@@ -123,9 +125,8 @@ export function deliveryLog(size = 100): DeliveryLog {
       }
     },
     outcome(trigger, outcome) {
-      const e = trigger.event;
-      const d = entryFor(e.id, () => ({ at: e.receivedAt, receiver: `${e.receiver.namespace}/${e.receiver.name}`, provider: e.provider, eventType: e.kind, events: [e.id] }));
-      const object = `${trigger.target.kind}/${trigger.target.namespace}/${trigger.target.name}`;
+      const d = entryFor(trigger.event, trigger.event.kind);
+      const object = objectRefKey(trigger.target);
       d.targets ??= [];
       const target = d.targets.find((t) => t.object === object);
       if (target === undefined) d.targets.push({ object, outcome: describeOutcome(outcome) });
