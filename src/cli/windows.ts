@@ -15,7 +15,7 @@ import type { Window, WindowPolicy } from "../policy/windows.ts";
 import { formatLocal, formatUtc } from "../policy/zoned-time.ts";
 import type { Command, Io, ParsedArgs } from "./command.ts";
 import { stringFlag } from "./command.ts";
-import { loadStaticCluster, policyConflicts, staticPolicy } from "../manifests/static-cluster.ts";
+import { loadStaticCluster, staticPolicy } from "../manifests/static-cluster.ts";
 
 /** The window policy of a loaded configuration. */
 export function windowPolicyOfConfig(config: Config): WindowPolicy {
@@ -128,9 +128,7 @@ async function policyFrom(args: ParsedArgs, io: Io): Promise<WindowPolicy> {
   const manifests = stringFlag(args, "manifests");
   if (manifests === undefined) return windowPolicyOfConfig(config);
   const cluster = await loadStaticCluster(resolve(io.cwd, manifests), io.cwd);
-  const conflicts = policyConflicts(config.policy, cluster.policies);
-  if (conflicts.length > 0) throw new ConfigError(manifests, conflicts.map((message) => ({ path: "", message })));
-  const policy = staticPolicy(cluster.policies)(config.policy);
+  const policy = staticPolicy(cluster, config.policy)(config.policy);
   return { windows: policy.windows, breakGlass: policy.breakGlass };
 }
 

@@ -159,12 +159,15 @@ export function policyConflicts(base: Policy, sources: readonly ClusterPolicySou
 
 /**
  * The configuration's policy with the manifests' FluxgatePolicies merged in, recomputed only when the base changes.
- * @example const policyOf = staticPolicy(cluster.policies); policyOf(config.policy)
+ * @throws ConfigError naming the manifests' folder when a FluxgatePolicy there clashes with `base` or another one
+ * @example const policyOf = staticPolicy(cluster, config.policy); policyOf(config.policy)
  */
-export function staticPolicy(sources: readonly ClusterPolicySource[]): (base: Policy) => Policy {
+export function staticPolicy(cluster: Pick<StaticCluster, "dir" | "policies">, base: Policy): (base: Policy) => Policy {
+  const conflicts = policyConflicts(base, cluster.policies);
+  if (conflicts.length > 0) throw new ConfigError(cluster.dir, conflicts.map((message) => ({ path: "", message })));
   let last: { base: Policy; policy: Policy } | undefined;
-  return (base) => {
-    if (last?.base !== base) last = { base, policy: mergePolicies(base, sources).policy };
+  return (current) => {
+    if (last?.base !== current) last = { base: current, policy: mergePolicies(current, cluster.policies).policy };
     return last.policy;
   };
 }

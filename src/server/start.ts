@@ -26,8 +26,7 @@ import type { NamespaceLabelSource } from "../kube/namespace-labels.ts";
 import { startWorker } from "../apply/worker.ts";
 import type { HeldTrigger } from "../apply/applier.ts";
 import { staticInventory } from "../apply/inventory.ts";
-import { ConfigError } from "../errors.ts";
-import { loadStaticCluster, policyConflicts, staticPolicy } from "../manifests/static-cluster.ts";
+import { loadStaticCluster, staticPolicy } from "../manifests/static-cluster.ts";
 import type { StaticCluster } from "../manifests/static-cluster.ts";
 import type { AdmissionInput, Phase } from "../admission/rule.ts";
 import { recordBreakGlassUse } from "../policy/break-glass.ts";
@@ -132,10 +131,7 @@ export async function startServer(initial: Config, options: StartOptions): Promi
   // it, or from a folder of manifests standing in for it. Read before any listener, so bad manifests end the start.
   const cluster = await clusterAccess(config.kube, options.env ?? process.env);
   const manifests = await manifestsToUse(options, cluster !== undefined, log);
-  if (manifests !== undefined) {
-    const conflicts = policyConflicts(config.policy, manifests.policies);
-    if (conflicts.length > 0) throw new ConfigError(manifests.dir, conflicts.map((message) => ({ path: "", message })));
-  }
+  const withManifests = manifests === undefined ? (p: Config["policy"]) => p : staticPolicy(manifests, config.policy);
 
   // Health and metrics first, so a probe sees "not ready" (and why) while the rest starts.
   const deliveries = deliveryLog(100);
@@ -266,7 +262,6 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     );
     closers.push(() => watching.stop());
   }
-  const withManifests = manifests === undefined ? (p: Config["policy"]) => p : staticPolicy(manifests.policies);
   const currentPolicy = () => clusterPolicies?.policy() ?? withManifests(config.policy);
   policyOf = currentPolicy;
   // Tenants may own namespaces by label, which a review does not carry: the namespaces are watched (or read from

@@ -42,7 +42,7 @@ describe("a cluster read from manifests", () => {
     assert.deepEqual(cluster.inventory.map((o) => `${o.kind}/${o.namespace}/${o.name}`).sort(), ["GitRepository/team-a/app", "GitRepository/team-a/app-releases", "Kustomization/team-a/app", "Receiver/team-a/github"]);
     assert.deepEqual(cluster.receivers.map((r) => [r.namespace, r.name, r.type, r.path, r.source]), [["team-a", "github", "github", webhookPath("trial-token", "github", "team-a"), "manifests"]]);
     assert.deepEqual(cluster.policies.map((p) => p.name), ["trial"]);
-    const policy = staticPolicy(cluster.policies)(policySchema.parse({}));
+    const policy = staticPolicy(cluster, policySchema.parse({}))(policySchema.parse({}));
     assert.deepEqual(policy.tenants.map((t) => t.name), ["team-a"]);
     assert.deepEqual(policy.windows.map((w) => w.name), ["no-weekend-deploys"]);
   });
@@ -89,5 +89,6 @@ describe("a cluster read from manifests", () => {
     assert.deepEqual(policyConflicts(base, cluster.policies).length, 1);
     assert.match(policyConflicts(base, cluster.policies)[0] ?? "", /^FluxgatePolicy trial: .*tenant "team-a" is already defined by the configuration file/);
     assert.deepEqual(policyConflicts(policySchema.parse({}), cluster.policies), []);
+    assert.throws(() => staticPolicy(cluster, base), (e: unknown) => isConfigError(e) && /FluxgatePolicy trial: .*tenant "team-a" is already defined/.test((e as Error).message));
   });
 });
