@@ -8,9 +8,9 @@
  * and streams the same on Node, Bun and Deno. Owning the request also gives us status, headers (`Retry-After`) and
  * timing for the retry policy and metrics.
  */
-import { request as httpRequest } from "node:http";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { RequestOptions } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
 import { UnavailableError } from "../errors.ts";
@@ -68,10 +68,16 @@ export function createTransport(kubeConfig: KubeConfig): Transport {
   const secure = server.startsWith("https:");
   const material = secure ? kubeConfig : plainHttpConfig(kubeConfig);
   const send = secure ? httpsRequest : httpRequest;
+  // client-node's agents close the connection after every request: a TCP (and TLS) handshake per call, and on a
+  // burst of reconcile requests a socket in TIME_WAIT per patch. This one keeps them open between requests. The TLS
+  // material stays on each request (so a rotated client certificate takes effect): the agent pools connections by it.
+  // A proxy's agent is client-node's, kept as it is.
+  const keepAlive = cluster.proxyUrl === undefined ? (secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true })) : undefined;
 
   async function open(req: HttpRequest): Promise<{ res: IncomingMessage; abort: (e: Error) => void; clearTimer: () => void }> {
     const options: RequestOptions = {};
     await material.applyToHTTPSOptions(options);
+    if (keepAlive !== undefined) options.agent = keepAlive;
     const headers: OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(options.headers ?? {})) if (v !== undefined) headers[k] = typeof v === "string" ? v.trim() : v;
     headers["accept"] = "application/json";

@@ -306,6 +306,15 @@ describe("KubeClient over TLS", () => {
     assert.equal(api.requests.at(-1)?.headers.authorization, `Bearer ${TOKEN}`);
   });
 
+  it("keeps the connection open between requests: one TLS handshake for many calls", async () => {
+    api.on({ path: ITEM, answer: { status: 200, json: ks("3") }, times: 20 });
+    const { kubeConfig } = loadKubeConfig({ from: "server", server: api.url, caPem, token: TOKEN });
+    const kube = createKubeClient({ kubeConfig, log: quietLogger(), registry: new Registry(), clock: fakeClock() });
+    const before = api.connections();
+    for (let i = 0; i < 20; i++) assert.equal((await kube.get(KS, "dev", "apps")).metadata.resourceVersion, "3");
+    assert.equal(api.connections() - before, 1);
+  });
+
   it("refuses a server whose certificate it cannot verify, as a connection error", async () => {
     const { kubeConfig } = loadKubeConfig({ from: "server", server: api.url });
     const kube = createKubeClient({ kubeConfig, log: quietLogger(), registry: new Registry(), clock: fakeClock(), retry: { maxAttempts: 2 } });

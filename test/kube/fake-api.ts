@@ -42,6 +42,8 @@ export type FakeApi = {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** Connections accepted so far (TCP, or TLS when serving TLS). */
+  connections(): number;
   /** Adds routes; earlier routes win while they have uses left. */
   on(...routes: FakeRoute[]): void;
   /** Forgets every route and recorded request (between tests). */
@@ -60,6 +62,7 @@ export async function startFakeApi(options: { tls?: { certPem: string; keyPem: s
   const routes: Array<FakeRoute & { left: number }> = [];
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+  let connections = 0;
   const watches = new Set<ServerResponse>();
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -120,10 +123,12 @@ export async function startFakeApi(options: { tls?: { certPem: string; keyPem: s
 
   const server = options.tls === undefined ? createHttpServer(handler) : createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handler);
   server.on("connection", (s: Socket) => {
+    if (options.tls === undefined) connections++;
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
   server.on("secureConnection", (s: Socket) => {
+    connections++;
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
@@ -134,6 +139,7 @@ export async function startFakeApi(options: { tls?: { certPem: string; keyPem: s
     url: `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${port}`,
     port,
     requests,
+    connections: () => connections,
     on(...more) {
       for (const r of more) routes.push({ ...r, left: r.times ?? 1 });
     },
