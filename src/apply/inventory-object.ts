@@ -62,6 +62,8 @@ export type InventoryObject = {
   resourceVersion: string | undefined;
   reconcile: ReconcileState;
   spec: SourceSpec;
+  /** What `spec` was read from (uid, generation, smart-filtering annotation), when the object says: see `inventoryObject`. */
+  specOf?: string;
 };
 
 const str = z.string().optional().catch(undefined);
@@ -99,15 +101,22 @@ const DEFAULT_EXCLUSIONS = ["^.*\\.sig$"];
 
 /**
  * The inventory's view of a Flux object, or undefined for an object of a kind Fluxgate does not know.
+ *
+ * `previous`, the view of the same object before this change: its `spec` is kept when the object's uid and
+ * `metadata.generation` (which the API server bumps on every spec change) and the smart-filtering annotation are
+ * the same, so the status updates and reconcile requests that make most watch events do not parse the spec again.
  * @example inventoryObject(gitRepository) // { kind: "GitRepository", spec: { type: "git", key: "github.com/org/app", ref: { branch: "main" } }, … }
  */
-export function inventoryObject(o: KubeObject): InventoryObject | undefined {
+export function inventoryObject(o: KubeObject, previous?: InventoryObject): InventoryObject | undefined {
   const kind = findFluxKind(o.kind)?.kind;
   const namespace = o.metadata.namespace;
   if (kind === undefined || namespace === undefined) return undefined;
   const base = common.parse(o);
   const spec = (o as { spec?: unknown }).spec;
   const annotations = o.metadata.annotations ?? {};
+  const { uid, generation } = o.metadata as { uid?: unknown; generation?: unknown };
+  const specOf = typeof uid === "string" && typeof generation === "number" ? `${uid}/${generation}/${annotations[SMART_FILTERING] ?? ""}` : undefined;
+  const same = specOf !== undefined && previous?.specOf === specOf && previous.kind === kind;
   return {
     kind,
     namespace,
@@ -120,7 +129,8 @@ export function inventoryObject(o: KubeObject): InventoryObject | undefined {
       lastHandledAt: base.status?.lastHandledReconcileAt,
       ours: parseRequestedFor(annotations[REQUESTED_FOR]),
     },
-    spec: sourceSpec(kind, namespace, spec, annotations),
+    spec: same ? previous.spec : sourceSpec(kind, namespace, spec, annotations),
+    ...(specOf === undefined ? {} : { specOf }),
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { fluxKind } from "../flux/kinds.ts";
+import { findFluxKind, fluxKind } from "../flux/kinds.ts";
 import type { FluxKindName } from "../flux/kinds.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { createInformer } from "../kube/informer.ts";
@@ -90,9 +90,10 @@ export function startInventory(options: InventoryOptions): Inventory {
   };
 
   const put = (raw: KubeObject) => {
-    const o = inventoryObject(raw);
+    const kind = findFluxKind(raw.kind)?.kind;
+    const previous = kind === undefined || raw.metadata.namespace === undefined ? undefined : index.get(kind, raw.metadata.namespace, raw.metadata.name);
+    const o = inventoryObject(raw, previous);
     if (o === undefined) return;
-    const previous = index.get(o.kind, o.namespace, o.name);
     index.put(o);
     if (o.spec.type === "receiver") receiverChanged(o);
     emit(o, previous);

@@ -235,3 +235,27 @@ describe("targeting a delivery from a configured receiver", () => {
     assert.deepEqual(hit(genericEvent("flux-system/generic"), gitRepository("apps", "app", APP, { branch: "main" })), []);
   });
 });
+
+describe("reading an object again after a watch event", () => {
+  const at = (generation: number, uid: string, url: string, annotations: Record<string, string> = {}): KubeObject => {
+    const o = gitRepository("apps", "app", url, { branch: "main" });
+    return { ...o, metadata: { ...o.metadata, uid, generation, annotations } };
+  };
+
+  it("keeps the spec read before while uid and generation stay (a status update, a reconcile request)", () => {
+    const before = inventoryObject(at(3, "u1", APP)) ?? assert.fail("no object");
+    const after = inventoryObject(at(3, "u1", "https://github.com/org/other", { "reconcile.fluxcd.io/requestedAt": "now" }), before) ?? assert.fail("no object");
+    assert.equal(after.spec, before.spec);
+    assert.equal(after.reconcile.requestedAt, "now");
+  });
+
+  it("reads the spec again on a new generation, a new uid, a smart-filtering change, or no generation at all", () => {
+    const before = inventoryObject(at(3, "u1", APP)) ?? assert.fail("no object");
+    const other = "https://github.com/org/other";
+    for (const changed of [at(4, "u1", other), at(3, "u2", other), at(3, "u1", other, { "fluxgate.io/smart-filtering": "true" })]) {
+      assert.deepEqual(inventoryObject(changed, before)?.spec, { type: "git", key: "github.com/org/other", ref: { branch: "main" } });
+    }
+    const plain = gitRepository("apps", "app", other, { branch: "main" });
+    assert.deepEqual(inventoryObject(plain, before)?.spec, { type: "git", key: "github.com/org/other", ref: { branch: "main" } });
+  });
+});
