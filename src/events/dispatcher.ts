@@ -47,15 +47,31 @@ export function createDispatcher(handler: DeliveryHandler, options: ConsumeOptio
     onSlotFreed();
   };
 
+  // One heartbeat for all unsettled deliveries (a timer each costs more than the handler of a small message): each
+  // tick pushes back the ack deadline of those that were already there at the tick before, so a delivery's first
+  // `working` comes at most 2/3 of the ack wait after it arrived.
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let beforeLastTick = new Set<RawDelivery>();
+  const beat = () => {
+    for (const raw of beforeLastTick) if (unsettled.has(raw)) raw.working();
+    beforeLastTick = new Set(unsettled.keys());
+  };
+
   const track = (raw: RawDelivery): Delivery => {
     let done = false;
-    const timer = setInterval(() => raw.working(), heartbeatMs);
-    timer.unref?.();
+    if (heartbeat === undefined) {
+      heartbeat = setInterval(beat, heartbeatMs);
+      heartbeat.unref?.();
+    }
     const settle = (f: () => void) => {
       if (done) return;
       done = true;
-      clearInterval(timer);
       unsettled.delete(raw);
+      if (unsettled.size === 0) {
+        clearInterval(heartbeat);
+        heartbeat = undefined;
+        beforeLastTick.clear();
+      }
       f();
     };
     unsettled.set(raw, settle);
