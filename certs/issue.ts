@@ -5,6 +5,7 @@
  */
 import { isIP } from "node:net";
 import { FluxgateError } from "../src/errors.ts";
+import { CA_VALIDITY_DAYS, SERVING_VALIDITY_DAYS } from "./lifetimes.ts";
 import { x509 } from "./x509.ts";
 
 /** A certificate and its private key, both PEM ending in a newline (the key PKCS#8, `BEGIN PRIVATE KEY`). */
@@ -40,10 +41,7 @@ export type CertDescription = {
 };
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Default CA lifetime: 10 years, as cert-controller; the CA rotates only inside its renewal window. */
-export const CA_VALIDITY_DAYS = 3650;
-/** Default serving certificate lifetime: 1 year, as cert-controller. */
-export const SERVING_VALIDITY_DAYS = 365;
+export { CA_VALIDITY_DAYS, SERVING_VALIDITY_DAYS };
 /** notBefore is set this far in the past so a client whose clock runs a little behind still accepts a fresh cert. */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
 const ECDSA_P256 = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;

@@ -4,10 +4,10 @@
  * broken or due. One writer per directory: two processes rotating the same directory at once can interleave renames.
  */
 import { Buffer } from "node:buffer";
-import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { FluxgateError, UnavailableError } from "../src/errors.ts";
+import { keyMatchesCert } from "./inspect.ts";
 import { canonicalIp, describeCert, issueCa, issueServingCert, parseFirstCert, renewalTime, servingDnsNames } from "./issue.ts";
 import type { CertDescription, CertPair } from "./issue.ts";
 import { x509 } from "./x509.ts";
@@ -127,23 +127,6 @@ export async function ensureCerts(dir: string, options: EnsureCertsOptions): Pro
  */
 export function caBundle(caPem: string): string {
   return Buffer.from(caPem, "utf8").toString("base64");
-}
-
-/**
- * Whether `keyPem` is the private key of the (first) certificate in `certPem`, by comparing public keys. Any key
- * type and encoding OpenSSL reads (PKCS#8, SEC1, PKCS#1) works, so a cert-manager Secret can be checked too;
- * unparseable input gives false. Check before swapping a reloaded pair into a server.
- * @example if (!(await keyMatchesCert(cert, key))) return retryLater()
- */
-export async function keyMatchesCert(certPem: string, keyPem: string): Promise<boolean> {
-  try {
-    // The first certificate, whatever follows it (a chain, or a PEM without line breaks between blocks).
-    const fromCert = new X509Certificate(Buffer.from(parseFirstCert(certPem).rawData)).publicKey.export({ type: "spki", format: "der" });
-    const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: "spki", format: "der" });
-    return fromCert.equals(fromKey);
-  } catch {
-    return false;
-  }
 }
 
 /** A file's text, or why it cannot be used. */

@@ -6,10 +6,8 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
 import { Registry } from "prom-client";
-import { bundleOf, patchWebhookCaBundles, previousCa, restoreFromSecrets, saveToSecrets } from "../../certs/cluster.ts";
 import type { CertSecrets } from "../../certs/cluster.ts";
-import { CA_VALIDITY_DAYS, describeCert, renewalTime, SERVING_VALIDITY_DAYS } from "../../certs/issue.ts";
-import { caBundle, ensureCerts } from "../../certs/store.ts";
+import { CA_VALIDITY_DAYS, SERVING_VALIDITY_DAYS } from "../../certs/lifetimes.ts";
 import type { EnsuredCerts } from "../../certs/store.ts";
 import { parseDuration } from "../config/duration.ts";
 import { UsageError } from "../errors.ts";
@@ -102,6 +100,9 @@ export const certsCommand: Command = {
   },
   run: async (args: ParsedArgs, io: Io): Promise<number> => {
     const flags = parseFlags(args, io);
+    // The X.509 code is loaded by this verb only, not by every `fluxgate` start (it is ~18 MiB of a server's RSS).
+    const { bundleOf, patchWebhookCaBundles, previousCa, restoreFromSecrets, saveToSecrets } = await import("../../certs/cluster.ts");
+    const { ensureCerts } = await import("../../certs/store.ts");
     const client = flags.secrets !== undefined || flags.patchWebhooks.length > 0 ? await kubeClient(flags, io) : undefined;
     const before = client !== undefined && flags.secrets !== undefined ? await restoreFromSecrets(client, flags.secrets, flags.dir) : undefined;
     const result = await ensureCerts(flags.dir, {
@@ -114,7 +115,7 @@ export const certsCommand: Command = {
     });
     // Scripts read stdout; a rotation still deserves a trace, and a new CA means caBundle must be patched again.
     if (flags.output !== "text" && result.issued !== "none") io.err(`fluxgate certs: issued ${result.issued} in ${flags.dir}: ${result.reason}\n`);
-    const summary = summarise(result, flags.renewBeforeMs);
+    const summary = await summarise(result, flags.renewBeforeMs);
     if (client !== undefined) {
       const previous = before === undefined ? undefined : previousCa(before, result, new Date());
       summary.caBundle = bundleOf(result.caPem, previous);
@@ -255,7 +256,9 @@ type CertsSummary = {
   caBundle: string;
 };
 
-function summarise(result: EnsuredCerts, renewBeforeMs: number): CertsSummary {
+async function summarise(result: EnsuredCerts, renewBeforeMs: number): Promise<CertsSummary> {
+  const { describeCert, renewalTime } = await import("../../certs/issue.ts");
+  const { caBundle } = await import("../../certs/store.ts");
   const cert = describeCert(result.certPem);
   const ca = describeCert(result.caPem);
   return {

@@ -7,7 +7,6 @@ import { hostname } from "node:os";
 import { isAbsolute, join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { ensureCerts } from "../../certs/store.ts";
 import type { Config } from "../config/schema.ts";
 import type { Bus } from "../events/bus.ts";
 import { createMemoryBus } from "../events/memory-bus.ts";
@@ -153,6 +152,8 @@ export async function startServer(initial: Config, options: StartOptions): Promi
     let keyFile = config.tls.keyFile;
     if (certFile === undefined || keyFile === undefined) {
       const dir = isAbsolute(config.tls.dir) ? config.tls.dir : join(options.baseDir, config.tls.dir);
+      // The issuing code (and @peculiar/x509 with it) is loaded only here: mounted certificates never need it.
+      const { ensureCerts } = await import("../../certs/store.ts");
       const ensure = async () => {
         const r = await ensureCerts(dir, {
           service: config.tls.service,

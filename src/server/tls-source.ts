@@ -7,8 +7,7 @@ import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { Counter, Gauge } from "prom-client";
 import type { Registry } from "prom-client";
-import { describeCert } from "../../certs/issue.ts";
-import { keyMatchesCert } from "../../certs/store.ts";
+import { certNotAfter, keyMatchesCert } from "../../certs/inspect.ts";
 import { watchFiles } from "../watch-files.ts";
 import type { FileWatch } from "../watch-files.ts";
 import type { TlsPair } from "./listen.ts";
@@ -45,7 +44,7 @@ async function loadPair(certFile: string, keyFile: string): Promise<Loaded> {
   }
   let notAfter: Date;
   try {
-    notAfter = describeCert(cert).notAfter;
+    notAfter = certNotAfter(cert);
   } catch (e) {
     return { ok: false, why: `${certFile} is not a PEM certificate: ${(e as Error).message}` };
   }

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { createPrivateKey } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { describeCert, issueCa, issueServingCert } from "../../certs/issue.ts";
-import { caBundle, ensureCerts, keyMatchesCert } from "../../certs/store.ts";
+import { keyMatchesCert } from "../../certs/inspect.ts";
+import { caBundle, ensureCerts } from "../../certs/store.ts";
 import type { EnsureCertsOptions } from "../../certs/store.ts";
 import { x509 } from "../../certs/x509.ts";
 import { UnavailableError } from "../../src/errors.ts";
@@ -303,37 +303,5 @@ describe("caBundle", () => {
   it("decodes back to the CA file's exact bytes", async () => {
     const { certPem } = await issueCa();
     assert.equal(Buffer.from(caBundle(certPem), "base64").toString("utf8"), certPem);
-  });
-});
-
-describe("keyMatchesCert", () => {
-  let ca: Awaited<ReturnType<typeof issueCa>>;
-  let serving: Awaited<ReturnType<typeof issueServingCert>>;
-  before(async () => {
-    ca = await issueCa();
-    serving = await issueServingCert(ca, { dnsNames: ["fluxgate"], ipAddresses: [] });
-  });
-
-  it("accepts a certificate with its own key", async () => {
-    assert.equal(await keyMatchesCert(serving.certPem, serving.keyPem), true);
-  });
-
-  it("accepts the key in SEC1 form (BEGIN EC PRIVATE KEY, as cert-manager writes it)", async () => {
-    const sec1 = String(createPrivateKey(serving.keyPem).export({ type: "sec1", format: "pem" }));
-    assert.ok(sec1.startsWith("-----BEGIN EC PRIVATE KEY-----"));
-    assert.equal(await keyMatchesCert(serving.certPem, sec1), true);
-  });
-
-  it("accepts a certificate followed by its chain", async () => {
-    assert.equal(await keyMatchesCert(`${serving.certPem}${ca.certPem}`, serving.keyPem), true);
-  });
-
-  it("rejects another certificate's key", async () => {
-    assert.equal(await keyMatchesCert(serving.certPem, ca.keyPem), false);
-  });
-
-  it("rejects unparseable input instead of throwing", async () => {
-    assert.equal(await keyMatchesCert(serving.certPem, "garbage"), false);
-    assert.equal(await keyMatchesCert("garbage", serving.keyPem), false);
   });
 });
