@@ -1,6 +1,9 @@
 /**
  * `ChangeEvent`: what a webhook delivery means, one shape for every Git host and registry. The receiver publishes
  * it to JetStream; the worker routes it to the Flux objects it concerns.
+ *
+ * Fields a reader does not know are dropped, not refused: during a rolling upgrade a newer receiver may publish
+ * events with a field an older worker has never seen, and refusing them would lose accepted events.
  */
 import { z } from "zod";
 
@@ -11,7 +14,7 @@ export const PROVIDER_NAMES = [
 ] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
-export const gitChange = z.strictObject({
+export const gitChange = z.object({
   /** Every clone URL the payload gives (https, ssh, scp forms). */
   urls: z.array(z.string().min(1)).min(1),
   /** `repoKey` of the first URL: what GitRepository `spec.url`s are compared with. */
@@ -24,7 +27,7 @@ export const gitChange = z.strictObject({
   commit: z.string().regex(/^[0-9a-f]{7,64}$/).optional(),
 });
 
-export const imageChange = z.strictObject({
+export const imageChange = z.object({
   /** Image repository without tag or digest, e.g. `ghcr.io/org/app`. */
   repository: z.string().min(1),
   /** `imageKey` of the repository. */
@@ -35,11 +38,11 @@ export const imageChange = z.strictObject({
 });
 
 export const changeEvent = z
-  .strictObject({
+  .object({
     /** Also the `Nats-Msg-Id`: the provider's delivery id (plus an index for multi-event deliveries), or a digest. */
     id: z.string().min(1).max(256),
     provider: z.enum(PROVIDER_NAMES),
-    receiver: z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }),
+    receiver: z.object({ namespace: z.string().min(1), name: z.string().min(1) }),
     /** The provider's id of the delivery, when it sends one. */
     deliveryId: z.string().min(1).optional(),
     /** The provider's own event name: `push`, `Tag Push Hook`, `PUSH_ARTIFACT`, … */

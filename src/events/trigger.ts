@@ -1,30 +1,31 @@
 /**
  * `Trigger`: one Flux object an event concerns, the router's output and the applier's input. Published on
  * `fluxgate.triggers.<namespace>.<kind>.<name>` of FLUXGATE_TRIGGERS, which keeps one message per subject, so a
- * burst of events for one object leaves one pending trigger: the newest.
+ * burst of events for one object leaves one pending trigger: the newest. Unknown fields are dropped, as in
+ * `ChangeEvent`, so workers of two versions can share the stream during an upgrade.
  */
 import { z } from "zod";
 import { PROVIDER_NAMES } from "./change-event.ts";
 
 /** The object, by kind, namespace and name. */
-export const triggerTarget = z.strictObject({
+export const triggerTarget = z.object({
   namespace: z.string().min(1),
   /** A Flux kind name (`GitRepository`, `Kustomization`, …). */
   kind: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/),
   name: z.string().min(1),
 });
 
-export const trigger = z.strictObject({
+export const trigger = z.object({
   target: triggerTarget,
   /** The object's labels when routed: deployment windows select by them while the inventory does not hold it. */
   labels: z.record(z.string(), z.string()),
   /** `source`: its URL and ref match the change; `receiver`: a Flux Receiver lists it. */
   via: z.enum(["source", "receiver"]),
   /** The event it comes from: the newest one, when a burst coalesced. */
-  event: z.strictObject({
+  event: z.object({
     id: z.string().min(1),
     provider: z.enum(PROVIDER_NAMES),
-    receiver: z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }),
+    receiver: z.object({ namespace: z.string().min(1), name: z.string().min(1) }),
     kind: z.enum(["git", "oci", "helm", "generic"]),
     /** What moved, for logs: `refs/heads/main@6113728`, `ghcr.io/org/app:1.2.3`. */
     change: z.string().optional(),
