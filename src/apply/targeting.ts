@@ -158,20 +158,10 @@ function gitMatches(change: GitChange, o: InventoryObject): boolean {
 function gitKeys(change: GitChange): string[] {
   const keys = new Set([change.key]);
   for (const url of change.urls) {
-    const k = cachedRepoKey(url);
+    const k = repoKey(url);
     if (k !== undefined) keys.add(k);
   }
   return [...keys];
-}
-
-/** URL parsing dominates routing a burst of pushes to a few repositories; the same URLs come again and again. */
-const repoKeys = new Map<string, string | undefined>();
-function cachedRepoKey(url: string): string | undefined {
-  if (repoKeys.has(url)) return repoKeys.get(url);
-  const key = repoKey(url);
-  if (repoKeys.size >= 10_000) repoKeys.clear();
-  repoKeys.set(url, key);
-  return key;
 }
 
 /** `ghcr.io/org/charts/podinfo` → `ghcr.io/org/charts`. */

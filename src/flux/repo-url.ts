@@ -3,6 +3,7 @@
  * they can be compared: `https://github.com/Org/App.git`, `ssh://git@github.com/org/app`, `git@github.com:org/app.git`
  * and `git://github.com/org/app.git` all become `github.com/org/app`.
  */
+import { memo } from "../memo.ts";
 
 const DEFAULT_PORTS: Record<string, string> = { "https:": "443", "http:": "80", "ssh:": "22", "git:": "9418" };
 
@@ -12,10 +13,13 @@ const SCP = /^(?:[^@/]+@)?(\[[^\]]+\]|[^:/]+):(?!\/\/)(.+)$/;
 /**
  * The comparison key of a repository URL: lowercase host, non-default port kept, no user, no trailing `/` or `.git`,
  * path lowercased (GitHub, GitLab and Bitbucket treat owner and repository names case-insensitively).
- * Returns undefined for text that is not a repository URL.
+ * Returns undefined for text that is not a repository URL. Memoised: the same few URLs come with every push, and
+ * parsing them was the largest part of routing a burst and a visible part of each delivery.
  * @example repoKey("git@github.com:fluxcd/flux2.git") // "github.com/fluxcd/flux2"
  */
-export function repoKey(url: string): string | undefined {
+export const repoKey: (url: string) => string | undefined = memo(computeRepoKey, 10_000);
+
+function computeRepoKey(url: string): string | undefined {
   const text = url.trim();
   if (text === "") return undefined;
   let host: string;
