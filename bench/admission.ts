@@ -18,7 +18,7 @@
  *
  * Run the load generator with Bun: its fetch is the lightest client of the three and takes a CA (`tls: { ca }`).
  */
-import { freePort, quantile, runtimeCommand } from "./common.ts";
+import { cpuMs, freePort, quantile, runtimeCommand } from "./common.ts";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -129,10 +129,10 @@ async function main(): Promise<void> {
     const throughput: Throughput[] = [];
     const cpuPerRequest: number[] = [];
     for (const s of servers) {
-      const cpu = await cpuMs(s.child);
+      const cpu = await cpuMs(s.child.pid ?? 0);
       const r = await closedLoop(caller(s.port), seconds, concurrency);
       throughput.push(r);
-      cpuPerRequest.push((((await cpuMs(s.child)) - cpu) * 1000) / r.n);
+      cpuPerRequest.push((((await cpuMs(s.child.pid ?? 0)) - cpu) * 1000) / r.n);
     }
     const afterThroughput = await memory(fluxgate);
     const latency: Latency[] = [];
@@ -214,13 +214,6 @@ async function openLoop(one: () => Promise<void>, seconds: number, rate: number)
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   return { achieved: latencies.length / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN };
-}
-
-/** CPU time (user + system) a process has used, in ms: per-request cost that does not depend on how busy the machine is. */
-async function cpuMs(child: ChildProcess): Promise<number> {
-  const fields = (await readFile(`/proc/${child.pid}/stat`, "utf8")).replace(/^.*\) /s, "").split(" ");
-  // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the command name: indexes 11 and 12 here.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 /** `v24.21.0` / `1.4.5` of the server's runtime. */

@@ -1,4 +1,5 @@
-/** What the benchmarks share: the runtimes' commands, free ports, quantiles. */
+/** What the benchmarks share: the runtimes' commands, free ports, quantiles, CPU time of a process. */
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -29,4 +30,14 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * CPU time (user + system) process `pid` has used so far, in ms, from /proc (clock ticks of 10 ms): a cost per request
+ * that does not depend on how busy the machine is.
+ */
+export async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).replace(/^.*\) /s, "").split(" ");
+  // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the command name: indexes 11 and 12 here.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }

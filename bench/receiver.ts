@@ -4,11 +4,15 @@
  * at the same concurrency in the same run, against the same nats-server.
  *
  *   bun bench/receiver.ts [runtime=bun] [seconds=10] [concurrency=32]
+ *   BENCH_PROFILE_DIR=<dir> writes a CPU profile of the receiver there (Bun, Node).
+ *
+ * Each phase also prints the CPU time per message of the bench process (publisher or load generator), nats-server
+ * and the receiver.
  *
  * Run it with Bun: its fetch client is the lightest load generator of the three (node:http on Node tops out near
  * 4,000 requests/s here against a server that does nothing, which would measure the client, not Fluxgate).
  */
-import { freePort, quantile, runtimeCommand } from "./common.ts";
+import { cpuMs, freePort, quantile, runtimeCommand } from "./common.ts";
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -66,7 +70,9 @@ await writeFile(
     "  - {name: github-receiver, type: github, secret: {file: token}}",
   ].join("\n"),
 );
-const child = spawn(cmd[0] ?? "", [...cmd.slice(1), join(root, "bin/fluxgate.ts"), "serve", "--config", join(dir, "fluxgate.yaml")], { stdio: ["ignore", "pipe", "inherit"] });
+// BENCH_PROFILE_DIR=<dir>: the receiver runs under the runtime's CPU profiler (Bun and Node: --cpu-prof), written on exit.
+const profile = process.env.BENCH_PROFILE_DIR === undefined || runtime === "deno" ? [] : ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`];
+const child = spawn(cmd[0] ?? "", [...cmd.slice(1), ...profile, join(root, "bin/fluxgate.ts"), "serve", "--config", join(dir, "fluxgate.yaml")], { stdio: ["ignore", "pipe", "inherit"] });
 try {
   const urls = { receiver: `http://127.0.0.1:${receiverPort}`, health: `http://127.0.0.1:${healthPort}` };
   for (let i = 0; i < 1500 && (await fetch(`${urls.health}/readyz`).catch(() => undefined))?.status !== 200; i++) await new Promise((r) => setTimeout(r, 20));
@@ -90,11 +96,22 @@ try {
   const js = jetstream(nc);
   const bare = (i: number) => js.publish("fluxgate.events.github", body, { msgID: `bare-${run}-${i}` }).then(() => undefined);
 
+  // CPU time per message of each process of a phase: the bench (the bare loop's publisher, or the HTTP load
+  // generator), nats-server, and the receiver. Independent of how busy the machine is, unlike the throughput ratio.
+  const measured = async (one: (i: number) => Promise<void>) => {
+    const bench = process.cpuUsage();
+    const [natsBefore, receiverBefore] = [await cpuMs(nats.pid() ?? 0), await cpuMs(child.pid ?? 0)];
+    const r = await load(one);
+    const spent = process.cpuUsage(bench);
+    const per = (ms: number) => ((ms * 1000) / r.n).toFixed(0).padStart(4);
+    const cpu = `CPU µs/message: bench ${per((spent.user + spent.system) / 1000)}, nats-server ${per((await cpuMs(nats.pid() ?? 0)) - natsBefore)}, receiver ${per((await cpuMs(child.pid ?? 0)) - receiverBefore)}`;
+    return { ...r, cpu };
+  };
   await load(deliver); // warm-up, also fills the JIT
-  const bareResult = await load(bare);
-  const receiverResult = await load(deliver);
+  const bareResult = await measured(bare);
+  const receiverResult = await measured(deliver);
   await nc.close();
-  const f = (r: typeof bareResult) => `${r.rps.toFixed(0).padStart(6)} /s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   (${r.n} messages)`;
+  const f = (r: typeof bareResult) => `${r.rps.toFixed(0).padStart(6)} /s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   (${r.n} messages)   ${r.cpu}`;
   console.log(`receiver on ${runtime}, ${concurrency} concurrent, ${seconds} s each, nats-server ${nats.url}`);
   console.log(`bare JetStream publish   ${f(bareResult)}`);
   console.log(`signed GitHub deliveries ${f(receiverResult)}`);

@@ -15,7 +15,7 @@
  * and the API server's; the first delivery of an idle object → its patch; each delivery → the first patch after it;
  * the worker's CPU time and RSS. The emulator runs on Bun in a process of its own, the publisher too.
  */
-import { freePort, quantile, RUNTIME_COMMANDS, runtimeCommand } from "./common.ts";
+import { cpuMs, freePort, quantile, RUNTIME_COMMANDS, runtimeCommand } from "./common.ts";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -104,7 +104,7 @@ const exited = new Promise<void>((r) => child.on("exit", () => r()));
 try {
   for (let i = 0; i < 1500 && (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status !== 200; i++) await new Promise((r) => setTimeout(r, 20));
   const idleRss = await rssMiB(child.pid ?? 0);
-  const cpuBefore = await cpuSeconds(child.pid ?? 0);
+  const cpuBefore = (await cpuMs(child.pid ?? 0)) / 1000;
 
   // The burst, from a process of its own (Bun, the lightest publisher) so the emulator here stays responsive.
   const started = Date.now();
@@ -136,7 +136,7 @@ try {
   }
   clearInterval(sampler);
   if (process.env.BENCH_PROGRESS !== undefined) console.log(progress.join("\n"));
-  const cpu = (await cpuSeconds(child.pid ?? 0)) - cpuBefore;
+  const cpu = ((await cpuMs(child.pid ?? 0)) / 1000) - cpuBefore;
   const busyRss = await rssMiB(child.pid ?? 0);
   const peakRss = await rssMiB(child.pid ?? 0, "VmHWM");
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -220,12 +220,6 @@ async function serveEmulator(): Promise<never> {
   process.stdout.write(`${await emulator.kubeconfigPath()}\n`);
   process.on("SIGTERM", () => void emulator.stop().then(() => process.exit(0)));
   return new Promise<never>(() => {});
-}
-
-/** User + system CPU time of a process so far (/proc/<pid>/stat, clock ticks of 10 ms). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).replace(/^.*\) /, "").split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function rssMiB(pid: number, field = "VmRSS"): Promise<number> {

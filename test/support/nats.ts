@@ -26,6 +26,8 @@ export type NatsServer = {
   port: number;
   /** Holds the JetStream store (`jetstream/`) and the server's output (`nats-server.log`); removed by stop(). */
   storeDir: string;
+  /** The server process's id while it runs (benchmarks read its CPU time from /proc). */
+  pid(): number | undefined;
   /** Stops the process but keeps port and store, as when NATS crashes or is rolled; restart() brings it back. */
   halt(): Promise<void>;
   /** Starts the process again on the same port and store (halting it first if it runs): streams survive. */
@@ -95,6 +97,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
+    pid: () => proc?.child.pid,
     halt,
     async restart() {
       if (stopping !== undefined) throw new Error(`nats-server on port ${port} was stopped; start a new one`);
