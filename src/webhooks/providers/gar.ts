@@ -55,19 +55,25 @@ function refuse(reason: string): AuthResult {
   return { ok: false, status: 403, reason };
 }
 
+/**
+ * A secret's `jwks` copy as a key set, or why it is not one. Kept per text: the key set caches the keys it imported,
+ * so a delivery does not parse the JSON and import the RSA keys again.
+ */
+const localKeys = memo((jwks: string): JWTVerifyGetKey | string => {
+  try {
+    const parsed = jwksShape.safeParse(JSON.parse(jwks));
+    if (!parsed.success) return "the receiver's secret key jwks is not a JSON Web Key Set ({\"keys\": [...]})";
+    const keySet: JSONWebKeySet = { keys: parsed.data.keys.map((k) => ({ ...k })) };
+    return createLocalJWKSet(keySet);
+  } catch {
+    return "the receiver's secret key jwks is not JSON";
+  }
+}, 100);
+
 /** The keys to verify with: the secret's `jwks` copy, else Google's (or `jwksUrl`'s) fetched; or why not. */
 function keysFor(secret: ReceiverSecret): JWTVerifyGetKey | string {
   const { jwks, jwksUrl } = secret;
-  if (jwks !== undefined && jwks !== "") {
-    try {
-      const parsed = jwksShape.safeParse(JSON.parse(jwks));
-      if (!parsed.success) return "the receiver's secret key jwks is not a JSON Web Key Set ({\"keys\": [...]})";
-      const keySet: JSONWebKeySet = { keys: parsed.data.keys.map((k) => ({ ...k })) };
-      return createLocalJWKSet(keySet);
-    } catch {
-      return "the receiver's secret key jwks is not JSON";
-    }
-  }
+  if (jwks !== undefined && jwks !== "") return localKeys(jwks);
   const url = jwksUrl === undefined || jwksUrl === "" ? GOOGLE_JWKS_URL : jwksUrl;
   if (!/^https?:\/\/[^\s]+$/.test(url)) return `the receiver's secret key jwksUrl is not an http(s) URL: ${JSON.stringify(url)}`;
   return remoteKeys(url);
