@@ -3,7 +3,9 @@
  * limit (413 before the body is read when Content-Length says so), the request timeout (503), error mapping, an
  * access log line, a latency histogram, and the in-flight count that graceful shutdown waits on.
  */
+import { Buffer } from "node:buffer";
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import { Histogram } from "prom-client";
 import type { Registry } from "prom-client";
@@ -119,6 +121,10 @@ function setHeader(response: Response, name: string, value: string): void {
  * @example const bytes = await readBody(request, 3 * 1024 * 1024)
  */
 export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  // On Node, srvx hands over the IncomingMessage: reading it directly skips building an undici Request and a web
+  // stream for the body, which were a fifth of the receiver's CPU per delivery there.
+  const incoming = (request as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
+  if (incoming !== undefined && !request.bodyUsed) return readIncoming(incoming, limit);
   const length = request.headers.get("content-length");
   if (length !== null && /^\d+$/.test(length)) {
     // The runtime delivers exactly Content-Length bytes, so the declared size is the size: read it in one go (much
@@ -147,4 +153,30 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
     at += c.byteLength;
   }
   return out;
+}
+
+/** The body of a Node request, at most `limit` bytes (413 past it); an aborted or failed request rejects. */
+function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
+  if (incoming.readableEnded) return Promise.resolve(new Uint8Array(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (f: () => void) => {
+      incoming.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
+      f();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > limit) {
+        incoming.pause();
+        done(() => reject(new RequestError(413, "RequestEntityTooLarge", `request body is over the limit of ${limit} bytes`)));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => done(() => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
+    const onError = (e: Error) => done(() => reject(e));
+    const onClose = () => done(() => reject(new RequestError(400, "BodyIncomplete", "the client closed the connection before the body was complete")));
+    incoming.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
+  });
 }
