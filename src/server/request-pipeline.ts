@@ -85,7 +85,7 @@ export function createRequestPipeline(log: Logger, registry: Registry, limits: P
       if (timer !== undefined) clearTimeout(timer);
       done();
     }
-    if (!request.bodyUsed && request.body !== null) {
+    if (!request.bodyUsed && !readDirectly.has(request) && request.body !== null) {
       // Answered without reading the body (413, 404, 401 …): discard the rest, so the runtime does not keep the
       // request open (Bun's graceful stop waits on it), and close the connection rather than drain a huge upload.
       await request.body.cancel().catch(() => {});
@@ -124,7 +124,10 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
   // On Node, srvx hands over the IncomingMessage: reading it directly skips building an undici Request and a web
   // stream for the body, which were a fifth of the receiver's CPU per delivery there.
   const incoming = (request as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
-  if (incoming !== undefined && !request.bodyUsed) return readIncoming(incoming, limit);
+  if (incoming !== undefined && !request.bodyUsed && !readDirectly.has(request)) {
+    readDirectly.add(request);
+    return readIncoming(incoming, limit);
+  }
   const length = request.headers.get("content-length");
   if (length !== null && /^\d+$/.test(length)) {
     // The runtime delivers exactly Content-Length bytes, so the declared size is the size: read it in one go (much
@@ -154,6 +157,9 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
   }
   return out;
 }
+
+/** Requests whose body `readBody` took from the IncomingMessage: srvx does not know it is read (`bodyUsed`). */
+const readDirectly = new WeakSet<Request>();
 
 /** The body of a Node request, at most `limit` bytes (413 past it); an aborted or failed request rejects. */
 function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
