@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump } from "js-yaml";
@@ -144,6 +144,13 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
     caPem = ca.certPem;
     server = createHttpsServer({ cert: serving.certPem, key: serving.keyPem }, handler);
   } else server = createHttpServer(handler);
+  // Every connection, to end them at stop: clients keep idle connections open (keep-alive), and Deno's
+  // closeAllConnections does not reach all of them, so close() would wait for ever.
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
@@ -169,6 +176,7 @@ export async function startKubeEmulator(options: KubeEmulatorOptions = {}): Prom
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
     });
     for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   };
