@@ -14,6 +14,12 @@ export const PROVIDER_NAMES = [
 ] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
+/**
+ * A provider name as events carry it. Any such name, not only `PROVIDER_NAMES`: an event from a newer receiver whose
+ * provider this worker does not know still names its change (routing reads `git`/`image` and the receiver).
+ */
+export const providerName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "a provider name: lowercase letters, digits and dashes");
+
 export const gitChange = z.object({
   /** Every clone URL the payload gives (https, ssh, scp forms). */
   urls: z.array(z.string().min(1)).min(1),
@@ -41,7 +47,7 @@ export const changeEvent = z
   .object({
     /** Also the `Nats-Msg-Id`: the provider's delivery id (plus an index for multi-event deliveries), or a digest. */
     id: z.string().min(1).max(256),
-    provider: z.enum(PROVIDER_NAMES),
+    provider: providerName,
     receiver: z.object({ namespace: z.string().min(1), name: z.string().min(1) }),
     /** The provider's id of the delivery, when it sends one. */
     deliveryId: z.string().min(1).optional(),

@@ -2,7 +2,6 @@
  * The JetStream layout (design.md): deliveries become messages on FLUXGATE_EVENTS, deduplicated by the provider's
  * delivery id; the worker's per-object triggers live on FLUXGATE_TRIGGERS, one pending message per object.
  */
-import type { ProviderName } from "./change-event.ts";
 
 export type StreamSpec = {
   name: string;
@@ -39,4 +38,4 @@ export const TRIGGERS_STREAM: StreamSpec = {
 export const STREAMS: readonly StreamSpec[] = [EVENTS_STREAM, TRIGGERS_STREAM];
 
 /** `fluxgate.events.github` */
-export const eventSubject = (provider: ProviderName): string => `fluxgate.events.${provider}`;
+export const eventSubject = (provider: string): string => `fluxgate.events.${provider}`;

@@ -5,7 +5,7 @@
  * `ChangeEvent`, so workers of two versions can share the stream during an upgrade.
  */
 import { z } from "zod";
-import { PROVIDER_NAMES } from "./change-event.ts";
+import { providerName } from "./change-event.ts";
 
 /** The object, by kind, namespace and name. */
 export const triggerTarget = z.object({
@@ -24,7 +24,7 @@ export const trigger = z.object({
   /** The event it comes from: the newest one, when a burst coalesced. */
   event: z.object({
     id: z.string().min(1),
-    provider: z.enum(PROVIDER_NAMES),
+    provider: providerName,
     receiver: z.object({ namespace: z.string().min(1), name: z.string().min(1) }),
     kind: z.enum(["git", "oci", "helm", "generic"]),
     /** What moved, for logs: `refs/heads/main@6113728`, `ghcr.io/org/app:1.2.3`. */

@@ -71,8 +71,9 @@ describe("apply worker", () => {
         try {
           await w.running;
           const event = gitEvent(url, "refs/heads/main");
-          // With a field this worker does not know, as a newer receiver may publish during a rolling upgrade.
-          await publishEvent(bus, Object.assign({ addedByANewerReceiver: { x: 1 } }, event));
+          // From a provider and with a field this worker does not know, as a newer receiver may publish during a
+          // rolling upgrade.
+          await publishEvent(bus, Object.assign({ addedByANewerReceiver: { x: 1 } }, event, { provider: "sourcehut" }));
           await until(async () => (await metricValue(w.registry, "fluxgate_worker_patches_total", { result: "patched" })) === 1, { what: "the patch" });
           assert.deepEqual(cluster.patches(ns).map((p) => `${p.kind} ${p.name}`), ["GitRepository main"]);
           const annotations = (await cluster.client().get(GIT, ns, "main")).metadata.annotations ?? {};
