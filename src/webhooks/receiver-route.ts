@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { Counter, Histogram } from "prom-client";
 import type { Registry } from "prom-client";
+import { FastResponse } from "srvx";
 import type { Bus } from "../events/bus.ts";
 import type { ChangeDraft, ChangeEvent } from "../events/change-event.ts";
 import { eventSubject } from "../events/streams.ts";
@@ -142,7 +143,8 @@ export function receiverApp(options: ReceiverRouteOptions) {
     }
     const answer = (status: number, a: ReceiverAnswer) => {
       seen.answer = a;
-      return Response.json(a, { status });
+      // srvx's FastResponse is the runtime's Response on Bun and Deno, and on Node one that skips undici's.
+      return new FastResponse(JSON.stringify(a), { status, headers: { "content-type": "application/json" } });
     };
     if (classified.type === "ping") {
       count(provider.name, "ping");
