@@ -87,10 +87,11 @@ export function createRequestPipeline(log: Logger, registry: Registry, limits: P
     }
     if (!request.bodyUsed && !readDirectly.has(request) && request.body !== null) {
       // Answered without reading the body (413, 404, 401 …): discard the rest, so the runtime does not keep the
-      // request open (Bun's graceful stop waits on it), and close the connection rather than drain a huge upload.
+      // request open (Bun's graceful stop waits on it).
       await request.body.cancel().catch(() => {});
-      if (response.status === 413) setHeader(response, "connection", "close");
     }
+    // A body refused at the limit may be partly unread: close the connection rather than drain a huge upload.
+    if (response.status === 413) setHeader(response, "connection", "close");
     if (!response.headers.has(REQUEST_ID_HEADER)) setHeader(response, REQUEST_ID_HEADER, requestId);
     const seconds = (performance.now() - started) / 1000;
     duration.observe({ listener, method: request.method, code: String(response.status) }, seconds);

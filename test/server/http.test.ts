@@ -62,6 +62,8 @@ describe("HTTP serving", () => {
     const big = await admission({ method: "POST", path: "/echo-size", body: new Uint8Array(100 * 1024), headers: { "transfer-encoding": "chunked" } });
     assert.equal(big.status, 413);
     assert.equal((JSON.parse(big.body) as { message: string }).message, "request body is over the limit of 65536 bytes");
+    // The rest of the upload is not drained: the connection is closed.
+    assert.equal(big.headers["connection"], "close");
   });
 
   it("answers a RequestError with its status and reason, and echoes the caller's request id", async () => {
