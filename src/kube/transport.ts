@@ -71,13 +71,15 @@ export function createTransport(kubeConfig: KubeConfig): Transport {
   // client-node's agents close the connection after every request: a TCP (and TLS) handshake per call, and on a
   // burst of reconcile requests a socket in TIME_WAIT per patch. This one keeps them open between requests. The TLS
   // material stays on each request (so a rotated client certificate takes effect): the agent pools connections by it.
-  // A proxy's agent is client-node's, kept as it is.
+  // Watches keep a connection of their own (client-node's agent): they hold it for minutes anyway, and on Deno a
+  // request destroyed while it waits for headers on a pooled connection is still sent later. A proxy's agent is
+  // client-node's, kept as it is.
   const keepAlive = cluster.proxyUrl === undefined ? (secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true })) : undefined;
 
-  async function open(req: HttpRequest): Promise<{ res: IncomingMessage; abort: (e: Error) => void; clearTimer: () => void }> {
+  async function open(req: HttpRequest, pooled: boolean): Promise<{ res: IncomingMessage; abort: (e: Error) => void; clearTimer: () => void }> {
     const options: RequestOptions = {};
     await material.applyToHTTPSOptions(options);
-    if (keepAlive !== undefined) options.agent = keepAlive;
+    if (pooled && keepAlive !== undefined) options.agent = keepAlive;
     const headers: OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(options.headers ?? {})) if (v !== undefined) headers[k] = typeof v === "string" ? v.trim() : v;
     headers["accept"] = "application/json";
@@ -93,7 +95,15 @@ export function createTransport(kubeConfig: KubeConfig): Transport {
         settled = true;
         resolve({ res, abort, clearTimer: () => clearTimeout(timer) });
       });
-      const abort = (e: Error) => outgoing.destroy(e);
+      // Settled here too, not only by the 'error' event: on Deno, destroying a request that waits for its response
+      // headers on a kept-alive connection emits nothing, and the caller would wait for ever.
+      const abort = (e: Error) => {
+        outgoing.destroy(e);
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(req.signal?.aborted === true ? req.signal.reason : wireError(e, server));
+      };
       const timer = setTimeout(
         () => abort(new KubeTransportError("Timeout", `no response from ${server} within ${req.timeoutMs}ms`)),
         req.timeoutMs,
@@ -117,7 +127,7 @@ export function createTransport(kubeConfig: KubeConfig): Transport {
   return {
     server,
     async request(req) {
-      const { res, clearTimer } = await open(req);
+      const { res, clearTimer } = await open(req, true);
       try {
         const body = await readBody(res, server);
         return { status: res.statusCode ?? 0, headers: res.headers, body };
@@ -126,7 +136,7 @@ export function createTransport(kubeConfig: KubeConfig): Transport {
       }
     },
     async stream(req) {
-      const { res, abort, clearTimer } = await open(req);
+      const { res, abort, clearTimer } = await open(req, false);
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 299) {
         try {
