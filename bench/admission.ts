@@ -18,7 +18,7 @@
  *
  * Run the load generator with Bun: its fetch is the lightest client of the three and takes a CA (`tls: { ca }`).
  */
-import { cpuMs, freePort, quantile, runtimeCommand } from "./common.ts";
+import { cpuMs, freePort, profileArgs, quantile, rssMiB, runtimeCommand } from "./common.ts";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -100,15 +100,9 @@ async function main(): Promise<void> {
       return child;
     })();
   };
-  const memory = async (child: ChildProcess) => {
-    const status = await readFile(`/proc/${child.pid}/status`, "utf8");
-    const mib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
-    return { rss: mib("VmRSS"), peak: mib("VmHWM") };
-  };
+  const memory = async (child: ChildProcess) => ({ rss: await rssMiB(child.pid ?? 0), peak: await rssMiB(child.pid ?? 0, "VmHWM") });
   try {
-    // BENCH_PROFILE_DIR=<dir>: Fluxgate runs under the runtime's CPU profiler (Bun and Node: --cpu-prof), written on exit.
-    const profile = process.env.BENCH_PROFILE_DIR === undefined || runtime === "deno" ? [] : ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`];
-    const fluxgate = await start([...profile, join(root, "bin/fluxgate.ts"), "serve", "--config", join(dir, "fluxgate.yaml")], async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status === 200);
+    const fluxgate = await start([...profileArgs(runtime), join(root, "bin/fluxgate.ts"), "serve", "--config", join(dir, "fluxgate.yaml")], async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status === 200);
     const servers = [
       { name: "bare, native server", port: nativePort, child: await start([join(root, "bench/admission.ts"), "--bare-server", "native", String(nativePort), certDir], async () => (await post(nativePort, "/", "{}", ca).catch(() => 0)) === 200) },
       { name: "bare, Fluxgate's transport", port: transportPort, child: await start([join(root, "bench/admission.ts"), "--bare-server", "transport", String(transportPort), certDir], async () => (await post(transportPort, "/", "{}", ca).catch(() => 0)) === 200) },

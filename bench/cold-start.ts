@@ -6,22 +6,20 @@
  *
  *   node bench/cold-start.ts [runs=5] [runtime ...]
  */
+import { quantile, rssMiB, RUNTIME_COMMANDS } from "./common.ts";
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..");
-const bin = (n: string) => join(root, "node_modules", ".bin", n);
 const runs = Number(process.argv[2] ?? "5");
 const wanted = process.argv.slice(3);
-const runtimes: Array<[string, string, string[]]> = [
-  ["node", bin("node"), []],
-  ["bun", bin("bun"), []],
-  ["deno", bin("deno"), ["run", "-A"]],
-].filter(([n]) => wanted.length === 0 || wanted.includes(n as string)) as Array<[string, string, string[]]>;
+const runtimes = Object.entries(RUNTIME_COMMANDS)
+  .filter(([n]) => wanted.length === 0 || wanted.includes(n))
+  .map(([n, [cmd = "", ...pre]]): [string, string, string[]] => [n, cmd, pre]);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const median = (xs: number[]) => quantile(xs, 0.5);
 
 async function once(cmd: string, pre: string[], config: string): Promise<{ readyMs: number; rssMiB: number; stopMs: number }> {
   const started = performance.now();
@@ -47,12 +45,11 @@ async function once(cmd: string, pre: string[], config: string): Promise<{ ready
     await new Promise((r) => setTimeout(r, 2));
   }
   await new Promise((r) => setTimeout(r, 2000));
-  const status = await readFile(`/proc/${child.pid}/status`, "utf8");
-  const rssKiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  const rss = await rssMiB(child.pid ?? 0);
   const stopping = performance.now();
   child.kill("SIGTERM");
   await exited;
-  return { readyMs, rssMiB: rssKiB / 1024, stopMs: performance.now() - stopping };
+  return { readyMs, rssMiB: rss, stopMs: performance.now() - stopping };
 }
 
 const dir = await mkdtemp(join(tmpdir(), "fluxgate-bench-"));

@@ -1,4 +1,4 @@
-/** What the benchmarks share: the runtimes' commands, free ports, quantiles, CPU time of a process. */
+/** What the benchmarks share: the runtimes' commands and profiler flags, free ports, quantiles, CPU time and RSS of a process. */
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -11,6 +11,15 @@ export const RUNTIME_COMMANDS: Record<string, string[]> = {
   bun: [join(ROOT, "node_modules/.bin/bun")],
   deno: [join(ROOT, "node_modules/.bin/deno"), "run", "-A"],
 };
+
+/**
+ * `BENCH_PROFILE_DIR=<dir>`: the process under test runs under its runtime's CPU profiler (Bun and Node:
+ * `--cpu-prof`), which writes the profile there on exit; Deno has no such flag.
+ */
+export function profileArgs(runtime: string): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  return dir === undefined || runtime === "deno" ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+}
 
 /** The command of `runtime`, or an error naming the choices. */
 export function runtimeCommand(runtime: string): string[] {
@@ -40,4 +49,10 @@ export async function cpuMs(pid: number): Promise<number> {
   const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).replace(/^.*\) /s, "").split(" ");
   // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the command name: indexes 11 and 12 here.
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** A memory figure of process `pid` from /proc/<pid>/status, in MiB: `VmRSS` (now) or `VmHWM` (peak). */
+export async function rssMiB(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
 }

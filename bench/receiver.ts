@@ -12,7 +12,7 @@
  * Run it with Bun: its fetch client is the lightest load generator of the three (node:http on Node tops out near
  * 4,000 requests/s here against a server that does nothing, which would measure the client, not Fluxgate).
  */
-import { cpuMs, freePort, quantile, runtimeCommand } from "./common.ts";
+import { cpuMs, freePort, profileArgs, quantile, runtimeCommand } from "./common.ts";
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -70,9 +70,7 @@ await writeFile(
     "  - {name: github-receiver, type: github, secret: {file: token}}",
   ].join("\n"),
 );
-// BENCH_PROFILE_DIR=<dir>: the receiver runs under the runtime's CPU profiler (Bun and Node: --cpu-prof), written on exit.
-const profile = process.env.BENCH_PROFILE_DIR === undefined || runtime === "deno" ? [] : ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`];
-const child = spawn(cmd[0] ?? "", [...cmd.slice(1), ...profile, join(root, "bin/fluxgate.ts"), "serve", "--config", join(dir, "fluxgate.yaml")], { stdio: ["ignore", "pipe", "inherit"] });
+const child = spawn(cmd[0] ?? "", [...cmd.slice(1), ...profileArgs(runtime), join(root, "bin/fluxgate.ts"), "serve", "--config", join(dir, "fluxgate.yaml")], { stdio: ["ignore", "pipe", "inherit"] });
 try {
   const urls = { receiver: `http://127.0.0.1:${receiverPort}`, health: `http://127.0.0.1:${healthPort}` };
   for (let i = 0; i < 1500 && (await fetch(`${urls.health}/readyz`).catch(() => undefined))?.status !== 200; i++) await new Promise((r) => setTimeout(r, 20));

@@ -15,9 +15,9 @@
  * and the API server's; the first delivery of an idle object → its patch; each delivery → the first patch after it;
  * the worker's CPU time and RSS. The emulator runs on Bun in a process of its own, the publisher too.
  */
-import { cpuMs, freePort, quantile, RUNTIME_COMMANDS, runtimeCommand } from "./common.ts";
+import { cpuMs, freePort, profileArgs, quantile, rssMiB, RUNTIME_COMMANDS, runtimeCommand } from "./common.ts";
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
@@ -98,8 +98,7 @@ watcher.on({
 const flux = startFakeFlux(kube, ["GitRepository"], { reconcileMs });
 await Promise.all([watcher.whenSynced, flux.whenSynced]);
 
-const profile = process.env.BENCH_PROFILE_DIR === undefined || runtime === "deno" ? [] : ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`];
-const child = spawn(cmd[0] ?? "", [...cmd.slice(1), ...profile, join(root, "bin/fluxgate.ts"), "serve", "--config", join(dir, "fluxgate.yaml")], { stdio: ["ignore", "inherit", "inherit"] });
+const child = spawn(cmd[0] ?? "", [...cmd.slice(1), ...profileArgs(runtime), join(root, "bin/fluxgate.ts"), "serve", "--config", join(dir, "fluxgate.yaml")], { stdio: ["ignore", "inherit", "inherit"] });
 const exited = new Promise<void>((r) => child.on("exit", () => r()));
 try {
   for (let i = 0; i < 1500 && (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status !== 200; i++) await new Promise((r) => setTimeout(r, 20));
@@ -220,9 +219,4 @@ async function serveEmulator(): Promise<never> {
   process.stdout.write(`${await emulator.kubeconfigPath()}\n`);
   process.on("SIGTERM", () => void emulator.stop().then(() => process.exit(0)));
   return new Promise<never>(() => {});
-}
-
-async function rssMiB(pid: number, field = "VmRSS"): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
 }
