@@ -7,15 +7,15 @@
  */
 import type { Logger } from "pino";
 import { Counter, Histogram } from "prom-client";
-import { FastResponse } from "srvx";
 import type { Registry } from "prom-client";
 import { parseDuration } from "../config/duration.ts";
 import { RequestError } from "../errors.ts";
 import { FLUX_KIND_NAMES } from "../flux/kinds.ts";
 import { baseApp } from "../server/app.ts";
+import { jsonResponse } from "../server/json-response.ts";
 import { readBody, requestIdOf } from "../server/request-pipeline.ts";
 import { allowedResponse, describeObject, parseReview, reviewResponse, toAdmissionInput } from "./review.ts";
-import type { AdmissionReview, AdmissionReviewResponse } from "./review.ts";
+import type { AdmissionReview } from "./review.ts";
 import type { AdmissionInput, Decision, Phase } from "./rule.ts";
 
 /**
@@ -128,7 +128,7 @@ export function admissionApp(options: AdmissionAppOptions) {
     if (skip !== undefined) {
       if (!r.dryRun) exemptions.inc({ kind: skip });
       count("exempt");
-      return json(allowedResponse(review, { decision: "exempt", exemption: `${skip}: not judged by fluxgate` }));
+      return jsonResponse(allowedResponse(review, { decision: "exempt", exemption: `${skip}: not judged by fluxgate` }));
     }
     let decision: Decision;
     try {
@@ -168,17 +168,12 @@ export function admissionApp(options: AdmissionAppOptions) {
         "admission denied",
       );
     }
-    return json(answer);
+    return jsonResponse(answer);
   };
 
   return baseApp("admission", log)
     .post("/validate", ({ request }) => handle(request, "validate"), { parse: "none" })
     .post("/mutate", ({ request }) => handle(request, "mutate"), { parse: "none" });
-}
-
-function json(body: AdmissionReviewResponse): Response {
-  // srvx's FastResponse is the runtime's Response on Bun and Deno, and on Node one that skips undici's.
-  return new FastResponse(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
 }
 
 /** `?timeout=10s` of kube-apiserver's request line, without parsing the whole URL on every review. */

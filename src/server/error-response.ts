@@ -4,6 +4,7 @@
  */
 import type { Logger } from "pino";
 import { RequestError } from "../errors.ts";
+import { jsonResponse } from "./json-response.ts";
 
 /** The JSON body of every error answer. */
 export type ErrorBody = { reason: string; message: string; requestId: string };
@@ -37,5 +38,5 @@ export function errorResponse(error: unknown, requestId: string, log: Logger, el
     body = { reason: "InternalError", message: `internal error; the log has the details under requestId ${requestId}`, requestId };
     log.error({ err: error, requestId }, "request failed");
   }
-  return Response.json(body, { status, headers });
+  return jsonResponse(body, status, headers);
 }

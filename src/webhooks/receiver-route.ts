@@ -9,12 +9,12 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { Counter, Histogram } from "prom-client";
 import type { Registry } from "prom-client";
-import { FastResponse } from "srvx";
 import type { Bus } from "../events/bus.ts";
 import type { ChangeDraft, ChangeEvent } from "../events/change-event.ts";
 import { eventSubject } from "../events/streams.ts";
 import { RequestError, UnavailableError } from "../errors.ts";
 import { baseApp } from "../server/app.ts";
+import { jsonResponse } from "../server/json-response.ts";
 import { readBody, requestIdOf } from "../server/request-pipeline.ts";
 import type { Delivery, Provider } from "./provider.ts";
 import type { DeliveryRecord } from "../server/status.ts";
@@ -143,8 +143,7 @@ export function receiverApp(options: ReceiverRouteOptions) {
     }
     const answer = (status: number, a: ReceiverAnswer) => {
       seen.answer = a;
-      // srvx's FastResponse is the runtime's Response on Bun and Deno, and on Node one that skips undici's.
-      return new FastResponse(JSON.stringify(a), { status, headers: { "content-type": "application/json" } });
+      return jsonResponse(a, status);
     };
     if (classified.type === "ping") {
       count(provider.name, "ping");
