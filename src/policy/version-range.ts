@@ -16,11 +16,7 @@ const OPTIONS = { includePrerelease: true } as const;
  * spaces; an empty constraint is not a range (Flux substitutes `*`, the caller decides).
  * @example versionRange(">= 1.2, < 3.0.0") // ">=1.2.0-0 <3.0.0"
  */
-export function versionRange(constraint: string): string | undefined {
-  return parsedRange(constraint);
-}
-
-const parsedRange = memo((constraint: string): string | undefined => {
+export const versionRange: (constraint: string) => string | undefined = memo((constraint) => {
   const text = constraint.trim().replace(/\s*,\s*/g, " ");
   if (text === "") return undefined;
   return semver.validRange(text, OPTIONS) ?? undefined;
@@ -37,11 +33,11 @@ export function withinRange(constraint: string, allowed: string): boolean {
 }
 
 /** Per allowed range (a tenant's: few), the answers for the constraints objects write. */
-const subsetOf = memo((allowed: string) =>
-  memo((constraint: string): boolean => {
+const subsetOf = memo((allowed: string) => {
+  const dom = versionRange(allowed);
+  return memo((constraint: string): boolean => {
     const sub = versionRange(constraint);
-    const dom = versionRange(allowed);
     if (sub === undefined || dom === undefined) return false;
     return semver.subset(sub, dom, OPTIONS);
-  }),
-);
+  });
+});
